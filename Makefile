@@ -1,0 +1,37 @@
+# The two set-up commands: `make run` serves on the embedded default, `make test` checks everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+TEST_POSTGRES_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/test
+
+.PHONY: run test lint typecheck test-sqlite test-postgres bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/weconn serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy gateway schema resolvers rest_compat workers
+
+test-sqlite: $(STAMP)
+	bash tools/ensure-system-deps.sh
+	WECONN_TEST_DATABASE=sqlite $(BIN)/pytest
+
+test-postgres: $(STAMP)
+	bash tools/ensure-system-deps.sh
+	WECONN_TEST_DATABASE=postgresql WECONN_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
+
+test: lint typecheck test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) .weconn .mypy_cache .ruff_cache

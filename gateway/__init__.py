@@ -1,0 +1,1 @@
+"""The running service: settings, database, auth, app assembly and the command line."""

@@ -1,0 +1,159 @@
+"""The `weconn` command: serve, migrate, and administration of tenants, users and API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import uvicorn
+
+from gateway.db import Database
+from gateway.migrate import upgrade_to_head
+from gateway.settings import Settings, get_settings
+from gateway.startup import announce_demo_key, prepare_database
+from resolvers import accounts
+from resolvers.errors import DomainError
+from resolvers.tenants import create_tenant
+
+ResultT = TypeVar("ResultT")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    try:
+        return int(args.run(args, settings) or 0)
+    except DomainError as error:
+        detail = "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in error.fields.items())
+        print(f"error: {error.message}" + (f" ({detail})" if detail else ""), file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="weconn", description="WeConn messaging gateway")
+    commands = parser.add_subparsers(required=True, dest="command")
+
+    serve = commands.add_parser("serve", help="migrate, then serve HTTP and GraphQL")
+    serve.add_argument("--host", help="bind address (default WECONN_HOST)")
+    serve.add_argument("--port", type=int, help="port (default WECONN_PORT)")
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    tenant = commands.add_parser("tenant", help="manage tenants").add_subparsers(required=True, dest="action")
+    tenant_create = tenant.add_parser("create", help="create a tenant; prints its id")
+    tenant_create.add_argument("--slug", required=True)
+    tenant_create.add_argument("--name", default="")
+    tenant_create.set_defaults(run=_tenant_create)
+
+    apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(
+        required=True, dest="action"
+    )
+    apikey_create = apikey.add_parser("create", help="create a key; the key is the last line of output")
+    apikey_create.add_argument("--tenant", required=True, help="tenant slug or id")
+    apikey_create.add_argument("--scopes", default="read", help="comma-separated: read,write,send or *")
+    apikey_create.add_argument("--name", default="cli")
+    apikey_create.set_defaults(run=_apikey_create)
+    apikey_revoke = apikey.add_parser("revoke", help="revoke a key by id")
+    apikey_revoke.add_argument("key_id", type=int)
+    apikey_revoke.set_defaults(run=_apikey_revoke)
+
+    user = commands.add_parser("user", help="manage dashboard users").add_subparsers(
+        required=True, dest="action"
+    )
+    user_create = user.add_parser("create", help="create a user and make it a member of a tenant")
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument("--password", required=True)
+    user_create.add_argument("--tenant", required=True, help="tenant slug or id")
+    user_create.add_argument("--role", default="member", choices=accounts.ROLES)
+    user_create.set_defaults(run=_user_create)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    created = asyncio.run(prepare_database(settings))
+    if created is not None:
+        print(announce_demo_key(created), flush=True)
+    from gateway.app import create_app  # noqa: PLC0415 - the app is only built when serving
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_with_db(settings, lambda db: upgrade_to_head(db.engine)))
+    print("database is at the newest revision")
+    return 0
+
+
+def _tenant_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def create(db: Database) -> int:
+        async with db.sessions() as session:
+            tenant = await create_tenant(session, slug=args.slug, name=args.name)
+            await session.commit()
+            assert tenant.id is not None
+            return tenant.id
+
+    print(asyncio.run(_with_db(settings, create)))
+    return 0
+
+
+def _apikey_create(args: argparse.Namespace, settings: Settings) -> int:
+    created = asyncio.run(
+        _with_db(
+            settings,
+            lambda db: accounts.create_api_key(
+                db, tenant_ref=args.tenant, scopes=args.scopes, name=args.name
+            ),
+        )
+    )
+    print(f"created API key {created.id} for tenant {created.tenant_id} with scopes {created.scopes}")
+    print(created.key)
+    return 0
+
+
+def _apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    asyncio.run(_with_db(settings, lambda db: accounts.revoke_api_key(db, key_id=args.key_id)))
+    print(f"revoked API key {args.key_id}")
+    return 0
+
+
+def _user_create(args: argparse.Namespace, settings: Settings) -> int:
+    user = asyncio.run(
+        _with_db(
+            settings,
+            lambda db: accounts.create_user(
+                db, email=args.email, password=args.password, tenant_ref=args.tenant, role=args.role
+            ),
+        )
+    )
+    print(f"user {user.id} ({user.email}) is now {args.role} of tenant {args.tenant}")
+    return 0
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[ResultT]]) -> ResultT:
+    db = Database(settings)
+    try:
+        await upgrade_to_head(db.engine)
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Configuration from `WECONN_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field is read from `WECONN_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="WECONN_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".weconn")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_path: str = "/api/v1"
+    secret_key: str | None = None
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    max_body_bytes: int = 512 * 1024
+    default_page_size: int = 20
+    max_page_size: int = 100
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 2000
+    api_key_touch_interval_seconds: int = 60
+    bootstrap_demo: bool = True
+    log_level: str = "info"
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'weconn.db').resolve()}"
+
+    def signing_key(self) -> str:
+        """The token signing key: configured, or generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        if self.is_production:
+            raise RuntimeError("WECONN_SECRET_KEY must be set in production mode")
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        self.secret_key = key_file.read_text().strip()
+        return self.secret_key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

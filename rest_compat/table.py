@@ -1,0 +1,29 @@
+"""The route table: one row per documented REST path, from which routes and OpenAPI are made."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from resolvers.context import Context
+
+Handler = Callable[[Request, Context], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str  # below the base path, e.g. "/integrations/contacts/{id}"
+    scope: str | None  # None: no credential needed (sign-in)
+    handler: Handler
+    summary: str
+    tag: str
+    success_status: int = 200
+    body: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()
+    list_response: bool = False
+    extra_statuses: tuple[int, ...] = field(default_factory=tuple)

@@ -1,0 +1,69 @@
+"""The Query and Mutation roots and the schema with its limits and caches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from gateway.settings import Settings
+from schema import accounts as account_fields
+from schema import contacts as contact_fields
+from schema.errors import ErrorCodes
+from schema.scalars import DateTimeScalar
+
+
+@strawberry.type
+class Query:
+    me: account_fields.Me = strawberry.field(resolver=account_fields.resolve_me)
+    tenant: account_fields.Tenant = strawberry.field(resolver=account_fields.resolve_tenant)
+    contacts: contact_fields.ContactPage = strawberry.field(resolver=contact_fields.resolve_contacts)
+    contact: contact_fields.Contact = strawberry.field(resolver=contact_fields.resolve_contact)
+
+
+@strawberry.type
+class Mutation:
+    create_contact: contact_fields.Contact = strawberry.mutation(resolver=contact_fields.create_contact)
+    update_contact: contact_fields.Contact = strawberry.mutation(resolver=contact_fields.update_contact)
+    delete_contact: contact_fields.DeletedContact = strawberry.mutation(
+        resolver=contact_fields.delete_contact
+    )
+
+
+class WeConnSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Errors are already coded and logged by ErrorCodes; nothing more to log."""
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        ErrorCodes,
+        ParserCache(maxsize=1024),
+        ValidationCache(maxsize=1024),
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    schema_extensions: Any = extensions
+    return WeConnSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=schema_extensions,
+        scalar_overrides={datetime: DateTimeScalar},
+    )

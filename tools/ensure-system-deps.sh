@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system programs the test suite talks to, where the machine lacks them.
+# node runs the contract's JavaScript snippets verbatim.
+set -euo pipefail
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing system packages: ${missing[*]} (install them, or run as root)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi

@@ -1,0 +1,1 @@
+"""Dramatiq broker and actors (the messaging pipeline); filled in by the pipeline work."""
