@@ -58,7 +58,7 @@ async def _authenticate_api_key(db: Database, settings: Settings, key: str) -> a
         now = datetime.now(UTC)
         touch_before = now - timedelta(seconds=settings.api_key_touch_interval_seconds)
         if row.last_used_at is None or row.last_used_at < touch_before:
-            await session.execute(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now))
+            await session.exec(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now))
             await session.commit()
     return auth.Principal(
         tenant_id=row.tenant_id, scopes=auth.parse_scopes(row.scopes), kind="api_key", api_key_id=row.id
@@ -112,23 +112,23 @@ async def refresh(db: Database, settings: Settings, *, refresh_token: str) -> To
     token_hash = auth.hash_secret(refresh_token)
     async with db.sessions() as session:
         stored = (
-            await session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
-        ).scalar()
+            await session.exec(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+        ).first()
         if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
             raise Unauthenticated("invalid or expired refresh token")
         if stored.used_at is not None:
-            await session.execute(
+            await session.exec(
                 update(RefreshToken).where(col(RefreshToken.family) == stored.family).values(revoked_at=now)
             )
             await session.commit()
             raise Unauthenticated("refresh token already used; sign in again")
-        spent = await session.execute(
+        spent = await session.exec(
             update(RefreshToken)
             .where(col(RefreshToken.id) == stored.id, col(RefreshToken.used_at).is_(None))
             .values(used_at=now)
         )
         await session.commit()
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
+        if spent.rowcount != 1:
             raise Unauthenticated("refresh token already used; sign in again")
     return await _issue_tokens(db, settings, user_id=stored.user_id, family=stored.family)
 
@@ -193,13 +193,13 @@ async def create_api_key(db: Database, *, tenant_ref: str, scopes: str, name: st
 
 async def revoke_api_key(db: Database, *, key_id: int) -> None:
     async with db.sessions() as session:
-        result = await session.execute(
+        result = await session.exec(
             update(ApiKey)
             .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
         await session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise field_error("key_id", "no active API key with this id")
 
 

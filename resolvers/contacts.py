@@ -39,9 +39,7 @@ async def list_contacts(
     request = page_request(ctx.settings, page=page, per_page=per_page)
     filters = _list_filters(tenant_id, search=search, tag=tag)
     async with ctx.db.sessions() as session:
-        total = (
-            await session.execute(select(func.count()).select_from(Contact).where(*filters))
-        ).scalar_one()
+        total = (await session.exec(select(func.count()).select_from(Contact).where(*filters))).one()
         query = (
             select(Contact)
             .where(*filters)
@@ -124,11 +122,12 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
             contact.phone = normalize_phone(fields.phone)
         if "metadata" in sent:
             contact.attributes = fields.metadata or {}
-        _require_address(contact.email, contact.phone)
+        email, phone = contact.email, contact.phone  # kept: a rollback expires the row's attributes
+        _require_address(email, phone)
         contact.updated_at = datetime.now(UTC)
         try:
             if "tags" in sent:
-                await session.execute(delete(ContactTag).where(col(ContactTag.contact_id) == contact_id))
+                await session.exec(delete(ContactTag).where(col(ContactTag.contact_id) == contact_id))
                 tags = normalize_tags(fields.tags or [])
                 session.add_all(
                     ContactTag(tenant_id=tenant_id, contact_id=contact_id, tag=tag) for tag in tags
@@ -136,9 +135,7 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            raise await _duplicate_error(
-                session, tenant_id, email=contact.email, phone=contact.phone, own_id=contact_id
-            ) from None
+            raise await _duplicate_error(session, tenant_id, email=email, phone=phone, own_id=contact_id) from None
         return (await _with_tags(session, [contact]))[0]
 
 
@@ -146,7 +143,7 @@ async def delete_contact(ctx: Context, *, contact_id: int) -> int:
     tenant_id = ctx.require("write").tenant_id
     async with ctx.db.sessions() as session:
         contact = await _load(session, tenant_id, contact_id)
-        await session.execute(delete(ContactTag).where(col(ContactTag.contact_id) == contact_id))
+        await session.exec(delete(ContactTag).where(col(ContactTag.contact_id) == contact_id))
         await session.delete(contact)
         await session.commit()
     return contact_id

@@ -21,7 +21,8 @@ def with_code(error: GraphQLError) -> GraphQLError:
         if original.fields:
             extensions["fields"] = original.fields
         message = original.message
-    elif original is None:
+    elif original is None or isinstance(original, GraphQLError) or error.path is None:
+        # Parsing, validation and variable coercion: the request itself is wrong.
         extensions, message = {"code": "invalid_query"}, error.message
     else:
         # An unexpected failure: logged with its traceback, never shown to the caller.

@@ -1,0 +1,63 @@
+"""Shared fixtures: one database per test session on the selected backend, the app, tenants."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.db import Database
+from gateway.migrate import upgrade_to_head
+from gateway.settings import Settings
+from tests.support.databases import create_database, drop_database
+from tests.support.tenants import TenantKeys, new_tenant
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("weconn")
+
+
+@pytest.fixture(scope="session")
+async def database_url(data_dir: Path) -> AsyncIterator[str]:
+    url = await create_database(data_dir)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(env="test", database_url=database_url, data_dir=data_dir, secret_key="test-signing-key")
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[object]:
+    application = create_app(settings)
+    await upgrade_to_head(application.state.db.engine)
+    yield application
+    await application.state.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(app: object) -> Database:
+    return app.state.db  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def tenant(db: Database) -> TenantKeys:
+    return await new_tenant(db)
+
+
+@pytest.fixture
+async def other_tenant(db: Database) -> TenantKeys:
+    return await new_tenant(db)
