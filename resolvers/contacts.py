@@ -135,7 +135,9 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
             await session.commit()
         except IntegrityError:
             await session.rollback()
-            raise await _duplicate_error(session, tenant_id, email=email, phone=phone, own_id=contact_id) from None
+            raise await _duplicate_error(
+                session, tenant_id, email=email, phone=phone, own_id=contact_id
+            ) from None
         return (await _with_tags(session, [contact]))[0]
 
 

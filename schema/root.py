@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from collections.abc import Callable
 
 import strawberry
 from graphql.error import GraphQLError
@@ -50,20 +50,25 @@ class WeConnSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+    """Extensions are factories: one fresh instance per request, caches shared at module level."""
+    depth, aliases, tokens = (
+        settings.graphql_max_depth,
+        settings.graphql_max_aliases,
+        settings.graphql_max_tokens,
+    )
+    extensions: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,
-        ParserCache(maxsize=1024),
-        ValidationCache(maxsize=1024),
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryDepthLimiter(max_depth=depth),
+        lambda: MaxAliasesLimiter(max_alias_count=aliases),
+        lambda: MaxTokensLimiter(max_token_count=tokens),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    schema_extensions: Any = extensions
     return WeConnSchema(
         query=Query,
         mutation=Mutation,
-        extensions=schema_extensions,
+        extensions=extensions,
         scalar_overrides={datetime: DateTimeScalar},
     )
