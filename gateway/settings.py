@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """The token signing key: configured, or generated once and kept in the data directory."""
         if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise RuntimeError("WECONN_SECRET_KEY must be at least 32 characters")
             return self.secret_key
         if self.is_production:
             raise RuntimeError("WECONN_SECRET_KEY must be set in production mode")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from graphql import ExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionResult as StrawberryResult
 
 from resolvers.errors import DomainError
 
@@ -37,6 +38,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
+        # graphql-core's result after execution, Strawberry's after a pre-execution failure.
         result = self.execution_context.result
-        if isinstance(result, ExecutionResult) and result.errors:
+        if isinstance(result, ExecutionResult | StrawberryResult) and result.errors:
             result.errors = [with_code(error) for error in result.errors]

@@ -6,6 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from gateway.db import Database
 from gateway.settings import Settings
@@ -13,6 +15,7 @@ from resolvers.context import Context
 from resolvers.credentials import authenticate_headers
 from resolvers.errors import DomainError
 from schema.context import GraphQLContext
+from schema.errors import with_code
 from schema.root import build_schema
 
 
@@ -34,3 +37,11 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         except DomainError as error:
             domain.auth_error = error
         return GraphQLContext(domain=domain)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Errors that never reached an operation (a query over the token limit) get their code here."""
+        if result.errors:
+            result.errors = [
+                error if (error.extensions or {}).get("code") else with_code(error) for error in result.errors
+            ]
+        return await super().process_result(request, result)

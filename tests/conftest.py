@@ -30,7 +30,9 @@ async def database_url(data_dir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, data_dir: Path) -> Settings:
-    return Settings(env="test", database_url=database_url, data_dir=data_dir, secret_key="test-signing-key")
+    return Settings(
+        env="test", database_url=database_url, data_dir=data_dir, secret_key="test-signing-key-" * 3
+    )
 
 
 @pytest.fixture(scope="session")
