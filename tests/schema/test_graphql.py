@@ -70,19 +70,17 @@ async def test_errors_carry_the_rest_codes(client: httpx.AsyncClient, tenant: Te
     assert bad_page["errors"][0]["extensions"]["fields"] == {"per_page": ["must be between 1 and 100"]}
 
 
-async def test_depth_alias_and_token_limits(client: httpx.AsyncClient, tenant: TenantKeys) -> None:
-    deep = "{ me { " + "memberships { tenant { id } " * 1 + "} }" + " }"
-    assert "errors" not in await graphql(client, deep, tenant.headers())
-    too_deep = "query { me { memberships { tenant { id } } } " + "}"
+async def test_alias_and_token_limits(client: httpx.AsyncClient, tenant: TenantKeys) -> None:
     nested = "{ me { memberships { role } } }"
     assert "errors" not in await graphql(client, nested, tenant.headers())
     aliases = "{ " + " ".join(f"a{n}: me {{ kind }}" for n in range(40)) + " }"
     aliased = await graphql(client, aliases, tenant.headers())
     assert aliased["errors"][0]["extensions"]["code"] == "invalid_query"
+    assert "aliases" in aliased["errors"][0]["message"]
     tokens = "{ " + " ".join("me { kind }" for _ in range(600)) + " }"
     tokened = await graphql(client, tokens, tenant.headers())
     assert tokened["errors"][0]["extensions"]["code"] == "invalid_query"
-    assert too_deep
+    assert "tokens" in tokened["errors"][0]["message"]
 
 
 async def test_depth_limit_rejects_deep_queries(settings: Settings) -> None:
