@@ -81,8 +81,8 @@ def start_server(data_dir: Path, database_url: str | None = None, **extra: str) 
 
 def _drain(process: subprocess.Popen[str], sink: list[str]) -> None:
     assert process.stdout is not None
-    for line in process.stdout:  # noqa: PERF402 - lines must be visible while the process runs
-        sink.append(line)
+    for line in process.stdout:
+        sink.append(line)  # noqa: PERF402 - each line must be visible while the process runs
 
 
 def run_cli(data_dir: Path, database_url: str | None, *args: str) -> subprocess.CompletedProcess[str]:
