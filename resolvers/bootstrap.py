@@ -8,6 +8,7 @@ from sqlmodel import select
 from gateway.db import Database
 from gateway.tables import Integration, Template, Tenant
 from resolvers.accounts import CreatedApiKey, create_api_key
+from resolvers.errors import Conflict
 from resolvers.tenants import create_tenant
 
 CHANNELS = ("sms", "email", "whatsapp", "voice")
@@ -42,7 +43,10 @@ async def bootstrap_demo(db: Database) -> CreatedApiKey | None:
     async with db.sessions() as session:
         if (await session.exec(select(func.count()).select_from(Tenant))).one():
             return None
-        tenant = await create_tenant(session, slug="demo", name="Demo")
+        try:
+            tenant = await create_tenant(session, slug="demo", name="Demo")
+        except Conflict:
+            return None  # another process seeded it first
         assert tenant.id is not None
         session.add(
             Integration(tenant_id=tenant.id, name="Sandbox", channels=SANDBOX_CHANNELS, is_default=True)
