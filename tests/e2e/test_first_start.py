@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -73,3 +74,22 @@ def test_health_endpoints(server: ServerProcess) -> None:
     ready = httpx.get(f"{server.base_url}/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] is True
+
+
+@pytest.mark.e2e
+def test_concurrent_first_starts_seed_once(tmp_path: Path, fresh_database_url: str | None) -> None:
+    """Scaled out, several gateways start together on one empty PostgreSQL database."""
+    if fresh_database_url is None:
+        pytest.skip("the embedded SQLite default runs one gateway process per data directory")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        starts = [pool.submit(start_server, tmp_path / f"data{n}", fresh_database_url) for n in range(3)]
+        servers = [start.result() for start in starts]
+    try:
+        keys = [line for server in servers for line in server.output if line.startswith("wck_")]
+        assert len(keys) == 1
+        for server in servers:
+            listed = httpx.get(f"{server.base_url}{CONTACTS}", headers={"X-API-Key": keys[0].strip()})
+            assert listed.status_code == 200
+    finally:
+        for server in servers:
+            server.stop()
