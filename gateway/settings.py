@@ -34,11 +34,16 @@ class Settings(BaseSettings):
     api_key_touch_interval_seconds: int = 60
     bootstrap_demo: bool = True
     log_level: str = "info"
+    cors_origins: str = ""  # comma-separated origins allowed to call from a browser, or "*"
     db_pool_size: int = Field(default=10, ge=1)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def resolved_database_url(self) -> str:
