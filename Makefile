@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench clean
+.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test-postgres: $(STAMP)
 	WECONN_TEST_DATABASE=postgresql WECONN_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 
 test: lint typecheck test-sqlite test-postgres
+
+bench-contacts: $(STAMP)
+	$(BIN)/python bench/contacts.py
 
 clean:
 	rm -rf $(VENV) .weconn .mypy_cache .ruff_cache
