@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 from graphql.error import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -50,18 +51,21 @@ class WeConnSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """Extensions are factories: one fresh instance per request, caches shared at module level."""
-    depth, aliases, tokens = (
-        settings.graphql_max_depth,
-        settings.graphql_max_aliases,
-        settings.graphql_max_tokens,
-    )
+    """Extensions are factories: one fresh instance per request, caches shared at module level.
+
+    The limit rules are built once: the validation cache is keyed by the rule classes, and a
+    limiter built per request would make new classes each time and never hit the cache.
+    """
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
+    tokens = settings.graphql_max_tokens
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,
         lambda: ParserCache(maxsize=1024),
+        lambda: AddValidationRules(limit_rules),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=depth),
-        lambda: MaxAliasesLimiter(max_alias_count=aliases),
         lambda: MaxTokensLimiter(max_token_count=tokens),
     ]
     if settings.is_production:

@@ -156,3 +156,16 @@ async def test_production_turns_off_introspection_and_the_ide(settings: Settings
 async def test_development_serves_introspection_without_credentials(client: httpx.AsyncClient) -> None:
     result = await graphql(client, "{ __schema { queryType { name } } }", {})
     assert result["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_repeated_queries_skip_parsing_and_validation(client: httpx.AsyncClient, tenant: TenantKeys) -> None:
+    """The caches must hit for a repeated query text, limit rules included (they key the cache)."""
+    from strawberry.extensions.validation_cache import _get_validate_cache  # noqa: PLC0415 - the cache itself
+
+    validate_cache = _get_validate_cache(1024)
+    query = "{ me { kind scopes } }"
+    await graphql(client, query, tenant.headers())
+    before = validate_cache.cache_info().hits
+    for _ in range(3):
+        await graphql(client, query, tenant.headers())
+    assert validate_cache.cache_info().hits == before + 3
