@@ -158,7 +158,9 @@ async def test_development_serves_introspection_without_credentials(client: http
     assert result["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
-async def test_repeated_queries_skip_parsing_and_validation(client: httpx.AsyncClient, tenant: TenantKeys) -> None:
+async def test_repeated_queries_skip_parsing_and_validation(
+    client: httpx.AsyncClient, tenant: TenantKeys
+) -> None:
     """The caches must hit for a repeated query text, limit rules included (they key the cache)."""
     from strawberry.extensions.validation_cache import _get_validate_cache  # noqa: PLC0415 - the cache itself
 
