@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+from sqlalchemy import select as core_select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -15,10 +16,12 @@ from gateway import auth
 from gateway.db import Database
 from gateway.settings import Settings
 from gateway.tables import ApiKey, Membership, RefreshToken, Tenant, User
+from gateway.tables.columns import table_of
 from resolvers.errors import BadRequest, Conflict, Forbidden, Unauthenticated, field_error
 from resolvers.tenants import find_tenant
 
 ROLES = ("owner", "admin", "member")
+API_KEYS = table_of(ApiKey)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +53,19 @@ async def authenticate(
 
 
 async def _authenticate_api_key(db: Database, settings: Settings, key: str) -> auth.Principal:
-    query = select(ApiKey).where(ApiKey.key_hash == auth.hash_secret(key.strip()))
-    async with db.sessions() as session:
-        row = (await session.exec(query)).first()
-        if row is None or row.id is None or row.revoked_at is not None:
-            raise Unauthenticated("invalid or revoked API key")
-        now = datetime.now(UTC)
-        touch_before = now - timedelta(seconds=settings.api_key_touch_interval_seconds)
-        if row.last_used_at is None or row.last_used_at < touch_before:
-            await session.exec(update(ApiKey).where(col(ApiKey.id) == row.id).values(last_used_at=now))
-            await session.commit()
+    query = core_select(
+        API_KEYS.c.id, API_KEYS.c.tenant_id, API_KEYS.c.scopes, API_KEYS.c.last_used_at
+    ).where(API_KEYS.c.key_hash == auth.hash_secret(key.strip()), API_KEYS.c.revoked_at.is_(None))
+    async with db.reading() as connection:
+        row = (await connection.execute(query)).first()
+    if row is None:
+        raise Unauthenticated("invalid or revoked API key")
+    now = datetime.now(UTC)
+    if row.last_used_at is None or row.last_used_at < now - timedelta(
+        seconds=settings.api_key_touch_interval_seconds
+    ):
+        async with db.writing() as connection:
+            await connection.execute(update(API_KEYS).where(API_KEYS.c.id == row.id).values(last_used_at=now))
     return auth.Principal(
         tenant_id=row.tenant_id, scopes=auth.parse_scopes(row.scopes), kind="api_key", api_key_id=row.id
     )

@@ -1,4 +1,4 @@
-"""Contacts and their tags (one row a tag, so audiences filter by tag with an index)."""
+"""Contacts and their tags (also one row a tag, so audiences filter by tag with an index)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class Contact(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=20)
+    # Tags are read from here; contact_tags holds the same tags as rows, for indexed filtering.
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     # "metadata" is reserved on declarative classes, so the attribute has another name.
     attributes: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
