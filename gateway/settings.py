@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 2000
     api_key_touch_interval_seconds: int = 60
+    # A verified key is trusted this long in each process; revoking through this process (or any
+    # process, after this many seconds) takes effect. 0 checks the database on every request.
+    api_key_cache_seconds: float = 2.0
     bootstrap_demo: bool = True
     log_level: str = "info"
     cors_origins: str = ""  # comma-separated origins allowed to call from a browser, or "*"

@@ -17,6 +17,7 @@ from gateway.db import Database
 from gateway.settings import Settings
 from gateway.tables import ApiKey, Membership, RefreshToken, Tenant, User
 from gateway.tables.columns import table_of
+from gateway.ttl_cache import TtlCache
 from resolvers.errors import BadRequest, Conflict, Forbidden, Unauthenticated, field_error
 from resolvers.tenants import find_tenant
 
@@ -52,23 +53,44 @@ async def authenticate(
     return None
 
 
+@dataclass(slots=True)
+class _VerifiedKey:
+    principal: auth.Principal
+    last_used_at: datetime | None
+
+
+# Keys verified recently in this process, by SHA-256: a burst of requests costs one lookup.
+_verified_keys: TtlCache[str, _VerifiedKey] = TtlCache()
+
+
 async def _authenticate_api_key(db: Database, settings: Settings, key: str) -> auth.Principal:
+    key_hash = auth.hash_secret(key.strip())
+    verified = _verified_keys.get(key_hash)
+    if verified is None:
+        verified = await _look_up_key(db, key_hash)
+        _verified_keys.put(key_hash, verified, ttl=settings.api_key_cache_seconds)
+    now = datetime.now(UTC)
+    touch_interval = timedelta(seconds=settings.api_key_touch_interval_seconds)
+    if verified.last_used_at is None or verified.last_used_at < now - touch_interval:
+        verified.last_used_at = now
+        async with db.writing() as connection:
+            statement = update(API_KEYS).where(API_KEYS.c.id == verified.principal.api_key_id)
+            await connection.execute(statement.values(last_used_at=now))
+    return verified.principal
+
+
+async def _look_up_key(db: Database, key_hash: str) -> _VerifiedKey:
     query = core_select(
         API_KEYS.c.id, API_KEYS.c.tenant_id, API_KEYS.c.scopes, API_KEYS.c.last_used_at
-    ).where(API_KEYS.c.key_hash == auth.hash_secret(key.strip()), API_KEYS.c.revoked_at.is_(None))
+    ).where(API_KEYS.c.key_hash == key_hash, API_KEYS.c.revoked_at.is_(None))
     async with db.reading() as connection:
         row = (await connection.execute(query)).first()
     if row is None:
         raise Unauthenticated("invalid or revoked API key")
-    now = datetime.now(UTC)
-    if row.last_used_at is None or row.last_used_at < now - timedelta(
-        seconds=settings.api_key_touch_interval_seconds
-    ):
-        async with db.writing() as connection:
-            await connection.execute(update(API_KEYS).where(API_KEYS.c.id == row.id).values(last_used_at=now))
-    return auth.Principal(
+    principal = auth.Principal(
         tenant_id=row.tenant_id, scopes=auth.parse_scopes(row.scopes), kind="api_key", api_key_id=row.id
     )
+    return _VerifiedKey(principal=principal, last_used_at=row.last_used_at)
 
 
 async def _authenticate_bearer(
@@ -205,6 +227,7 @@ async def revoke_api_key(db: Database, *, key_id: int) -> None:
             .values(revoked_at=datetime.now(UTC))
         )
         await session.commit()
+    _verified_keys.discard_where(lambda verified: verified.principal.api_key_id == key_id)
     if result.rowcount != 1:
         raise field_error("key_id", "no active API key with this id")
 

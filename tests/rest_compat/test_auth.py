@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
+import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from gateway import auth
@@ -125,7 +128,11 @@ async def test_only_a_hash_and_prefix_of_a_key_are_stored(db: Database, tenant: 
 
 
 async def test_last_used_at_is_written_at_most_once_a_minute(
-    client: httpx.AsyncClient, db: Database, tenant: TenantKeys
+    client: httpx.AsyncClient,
+    db: Database,
+    tenant: TenantKeys,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     created = await accounts.create_api_key(db, tenant_ref=tenant.slug, scopes="read", name="touch")
 
@@ -139,12 +146,34 @@ async def test_last_used_at_is_written_at_most_once_a_minute(
     assert first is not None
     await client.get(CONTACTS, headers={"X-API-Key": created.key})
     assert await last_used() == first
-    async with db.sessions() as session:
-        row = (await session.exec(select(ApiKey).where(ApiKey.id == created.id))).one()
-        row.last_used_at = datetime.now(UTC) - timedelta(minutes=2)
-        session.add(row)
-        await session.commit()
+    monkeypatch.setattr(settings, "api_key_touch_interval_seconds", 0)
     await client.get(CONTACTS, headers={"X-API-Key": created.key})
     latest = await last_used()
     assert latest is not None
     assert latest > first
+
+
+async def test_revoking_takes_effect_at_once_despite_the_cache(
+    client: httpx.AsyncClient, db: Database, tenant: TenantKeys
+) -> None:
+    created = await accounts.create_api_key(db, tenant_ref=tenant.slug, scopes="read", name="cached")
+    for _ in range(3):
+        assert (await client.get(CONTACTS, headers={"X-API-Key": created.key})).status_code == 200
+    await accounts.revoke_api_key(db, key_id=created.id)
+    assert (await client.get(CONTACTS, headers={"X-API-Key": created.key})).status_code == 401
+
+
+async def test_a_key_revoked_elsewhere_stops_working_within_the_cache_time(
+    client: httpx.AsyncClient, db: Database, tenant: TenantKeys, settings: Settings
+) -> None:
+    """Another process revoked it (a direct UPDATE here): the key fails once its cache entry ages out."""
+    created = await accounts.create_api_key(db, tenant_ref=tenant.slug, scopes="read", name="elsewhere")
+    assert (await client.get(CONTACTS, headers={"X-API-Key": created.key})).status_code == 200
+    async with db.writing() as connection:
+        await connection.execute(
+            update(accounts.API_KEYS)
+            .where(accounts.API_KEYS.c.id == created.id)
+            .values(revoked_at=datetime.now(UTC))
+        )
+    await asyncio.sleep(settings.api_key_cache_seconds + 0.1)
+    assert (await client.get(CONTACTS, headers={"X-API-Key": created.key})).status_code == 401
