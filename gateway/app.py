@@ -15,19 +15,35 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.body_limit import BodySizeLimit
+from gateway.bus import EventBus
 from gateway.db import Database
+from gateway.queue import BrokerQueue
+from gateway.services import Services
 from gateway.settings import Settings
 from rest_compat.envelope import JSONResponse, error_response
 from rest_compat.routes import build_routes
 from schema.view import GraphQLView
+from workers.broker import build_broker
+from workers.embedded import WorkerPool
 
 logger = logging.getLogger("weconn")
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
+    """The service. Embedded (no `WECONN_REDIS_URL`), it also runs the workers and the sweeper;
+    `run_workers=False` leaves them to the caller (tests start them when they need them)."""
     db = Database(settings)
-    graphql = GraphQLView(db, settings)
+    broker = build_broker(settings)
+    services = Services(settings=settings, db=db, queue=BrokerQueue(broker), bus=EventBus())
+    pool = (
+        None
+        if settings.redis_url
+        else WorkerPool(settings, broker, services.bus, threads=settings.embedded_worker_threads)
+    )
+    if pool is None:
+        broker.declare_queue("default")
+    graphql = GraphQLView(services)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -48,7 +64,12 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if pool is not None and run_workers:
+            pool.start_workers()
+            pool.start_sweeper(db)
         yield
+        if pool is not None:
+            await pool.stop()
         await db.dispose()
 
     routes: list[BaseRoute] = [
@@ -56,7 +77,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
-        *build_routes(db, settings),
+        *build_routes(services),
     ]
     middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
     if settings.allowed_origins:
@@ -69,6 +90,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.services = services
+    app.state.workers = pool
     return app
 
 

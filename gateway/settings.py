@@ -38,6 +38,17 @@ class Settings(BaseSettings):
     bootstrap_demo: bool = True
     log_level: str = "info"
     cors_origins: str = ""  # comma-separated origins allowed to call from a browser, or "*"
+    redis_url: str | None = None  # set: Redis broker and `weconn worker` processes (scaled out)
+    embedded_worker_threads: int = Field(default=8, ge=1)
+    send_max_attempts: int = Field(default=5, ge=1)
+    send_retry_base_ms: int = Field(default=1000, ge=1)  # backoff doubles from here, with jitter
+    send_lease_seconds: int = Field(default=60, ge=1)  # a claimed send is someone's for this long
+    sweep_interval_seconds: float = 15.0
+    sweep_stale_seconds: int = 30  # queued or lease-expired sending this long: re-enqueued
+    idempotency_ttl_seconds: int = 24 * 3600
+    platform_sms_provider: str = "sandbox"  # the provider of `sms_routing: "platform"`
+    platform_sms_sender: str = "WeConn"
+    sandbox_delivery_delay_ms: int = 200  # the sandbox reports `delivered` this long after sending
     db_pool_size: int = Field(default=10, ge=1)
 
     @property

@@ -45,27 +45,27 @@ class ContactFields(BaseModel):
         return None
 
 
-def normalize_phone(raw: str | None) -> str | None:
+def normalize_phone(raw: str | None, *, field: str = "phone") -> str | None:
     """E.164 form of an international number; a 422 naming `phone` when it is not one."""
     if raw is None or raw == "":
         return None
     try:
         number = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException:
-        raise field_error("phone", "not a phone number; use international format like +40740111222") from None
+        raise field_error(field, "not a phone number; use international format like +40740111222") from None
     if not phonenumbers.is_valid_number(number):
-        raise field_error("phone", "not a valid phone number for its country")
+        raise field_error(field, "not a valid phone number for its country")
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
-def normalize_email(raw: str | None) -> str | None:
+def normalize_email(raw: str | None, *, field: str = "email") -> str | None:
     """The normalised address, lower-cased so the per-tenant uniqueness ignores case."""
     if raw is None or raw == "":
         return None
     try:
         checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError as error:
-        raise field_error("email", str(error)) from None
+        raise field_error(field, str(error)) from None
     return checked.normalized.lower()
 
 

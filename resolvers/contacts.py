@@ -6,11 +6,12 @@ written in one transaction, with no ORM unit of work on the hot path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -49,7 +50,7 @@ class ContactRecord:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: Row[Any, Any, Any, Any, Any, Any, Any, Any]) -> ContactRecord:
+    def from_row(cls, row: Sequence[Any]) -> ContactRecord:
         """A row selected with COLUMNS, whose order is this class's field order."""
         return cls(*row)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.auth import Principal
+from gateway.bus import EventBus
 from gateway.db import Database
+from gateway.queue import TaskQueue
 from gateway.settings import Settings
 from resolvers.errors import DomainError, Forbidden, Unauthenticated
 
@@ -14,6 +16,8 @@ from resolvers.errors import DomainError, Forbidden, Unauthenticated
 class Context:
     db: Database
     settings: Settings
+    queue: TaskQueue | None = None
+    bus: EventBus | None = None
     principal: Principal | None = None
     # Set when credentials were presented but rejected; raised when a caller is required.
     auth_error: DomainError | None = None
@@ -28,9 +32,7 @@ class Context:
             raise Forbidden(f"this credential lacks the '{scope}' scope")
         return self.principal
 
-    @property
-    def tenant_id(self) -> int:
-        """The authenticated tenant; only meaningful after `require`."""
-        if self.principal is None:
-            raise Unauthenticated("authentication required")
-        return self.principal.tenant_id
+    def task_queue(self) -> TaskQueue:
+        if self.queue is None:
+            raise RuntimeError("this context has no task queue")
+        return self.queue

@@ -7,17 +7,23 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from gateway.db import Database
-from gateway.settings import Settings
+from gateway.services import Services
 from resolvers.context import Context
 from resolvers.credentials import authenticate_headers
 from resolvers.errors import BadRequest, NotFound, ValidationFailed
 
 
-async def context_for(request: Request, db: Database, settings: Settings) -> Context:
+def bare_context(services: Services) -> Context:
+    return Context(db=services.db, settings=services.settings, queue=services.queue, bus=services.bus)
+
+
+async def context_for(request: Request, services: Services) -> Context:
     """Authenticates the request's headers; credentials in the query string are refused."""
-    principal = await authenticate_headers(db, settings, request.headers, request.query_params.keys())
-    return Context(db=db, settings=settings, principal=principal)
+    ctx = bare_context(services)
+    ctx.principal = await authenticate_headers(
+        services.db, services.settings, request.headers, request.query_params.keys()
+    )
+    return ctx
 
 
 def int_query(request: Request, name: str) -> int | None:

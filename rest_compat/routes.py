@@ -6,40 +6,41 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.db import Database
-from gateway.settings import Settings
-from resolvers.context import Context
+from gateway.services import Services
 from resolvers.errors import DomainError
 from rest_compat import accounts, contacts
 from rest_compat.envelope import JSONResponse, domain_error_response
 from rest_compat.openapi import openapi_document
-from rest_compat.request import context_for
+from rest_compat.request import bare_context, context_for
 from rest_compat.table import Endpoint
 
 ENDPOINTS: tuple[Endpoint, ...] = (*accounts.ENDPOINTS, *contacts.ENDPOINTS)
 
 
-def _route_for(endpoint: Endpoint, db: Database, settings: Settings) -> Route:
+def _route_for(endpoint: Endpoint, services: Services) -> Route:
     async def serve(request: Request) -> Response:
         try:
             if endpoint.scope is None:
-                ctx = Context(db=db, settings=settings)
+                ctx = bare_context(services)
             else:
-                ctx = await context_for(request, db, settings)
+                ctx = await context_for(request, services)
                 ctx.require(endpoint.scope)
             return await endpoint.handler(request, ctx)
         except DomainError as error:
             return domain_error_response(error)
 
-    return Route(settings.base_path + endpoint.path, serve, methods=[endpoint.method], name=endpoint.summary)
+    return Route(
+        services.settings.base_path + endpoint.path, serve, methods=[endpoint.method], name=endpoint.summary
+    )
 
 
-def build_routes(db: Database, settings: Settings) -> list[Route]:
-    document = openapi_document(ENDPOINTS, base_path=settings.base_path)
+def build_routes(services: Services) -> list[Route]:
+    base_path = services.settings.base_path
+    document = openapi_document(ENDPOINTS, base_path=base_path)
 
     async def serve_openapi(_request: Request) -> Response:
         return JSONResponse(document)
 
-    routes = [_route_for(endpoint, db, settings) for endpoint in ENDPOINTS]
-    routes.append(Route(settings.base_path + "/openapi.json", serve_openapi, methods=["GET"]))
+    routes = [_route_for(endpoint, services) for endpoint in ENDPOINTS]
+    routes.append(Route(base_path + "/openapi.json", serve_openapi, methods=["GET"]))
     return routes

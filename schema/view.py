@@ -9,8 +9,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from gateway.db import Database
-from gateway.settings import Settings
+from gateway.services import Services
 from resolvers.context import Context
 from resolvers.credentials import authenticate_headers
 from resolvers.errors import DomainError
@@ -20,19 +19,20 @@ from schema.root import build_schema
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
         super().__init__(build_schema(settings), graphql_ide=None if settings.is_production else "graphiql")
-        self.db = db
-        self.settings = settings
+        self.services = services
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GraphQLContext:
         """Credentials are checked here but refused lazily, so a field that needs none still runs."""
-        domain = Context(db=self.db, settings=self.settings)
+        services = self.services
+        domain = Context(db=services.db, settings=services.settings, queue=services.queue, bus=services.bus)
         try:
             domain.principal = await authenticate_headers(
-                self.db, self.settings, request.headers, request.query_params.keys()
+                services.db, services.settings, request.headers, request.query_params.keys()
             )
         except DomainError as error:
             domain.auth_error = error

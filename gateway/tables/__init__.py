@@ -2,14 +2,19 @@
 
 from gateway.tables.contacts import Contact, ContactTag
 from gateway.tables.integrations import Integration, Template
+from gateway.tables.messaging import IdempotencyKey, Message, MessageEvent, OptOut
 from gateway.tables.tenancy import ApiKey, Membership, RefreshToken, Tenant, User
 
 __all__ = [
     "ApiKey",
     "Contact",
     "ContactTag",
+    "IdempotencyKey",
     "Integration",
     "Membership",
+    "Message",
+    "MessageEvent",
+    "OptOut",
     "RefreshToken",
     "Template",
     "Tenant",

@@ -1,0 +1,219 @@
+"""The worker's side of a message: claim it, record what the provider said, apply receipts.
+
+Every change is a conditional UPDATE that only moves the status forward, with its event, and
+is published on the bus after the commit. Running any step twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.bus import EventBus, StatusEvent
+from gateway.db import Database
+from gateway.settings import Settings
+from gateway.tables import Integration
+from gateway.tables.columns import table_of
+from resolvers.message_status import MessageStatus, predecessors
+from resolvers.message_store import EVENTS, MESSAGES
+
+INTEGRATIONS = table_of(Integration)
+OUTGOING_COLUMNS = (
+    MESSAGES.c.id,
+    MESSAGES.c.tenant_id,
+    MESSAGES.c.integration_id,
+    MESSAGES.c.channel,
+    MESSAGES.c.route,
+    MESSAGES.c.provider,
+    MESSAGES.c.sender,
+    MESSAGES.c.to,
+    MESSAGES.c.subject,
+    MESSAGES.c.body,
+    MESSAGES.c.template_key,
+    MESSAGES.c.variables,
+    MESSAGES.c.attempts,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A claimed message, with the provider config of its route."""
+
+    id: int
+    tenant_id: int
+    integration_id: int | None
+    channel: str
+    route: str
+    provider: str
+    sender: str | None
+    to: str
+    subject: str | None
+    body: str
+    template_key: str | None
+    variables: dict[str, Any]
+    attempts: int
+    config: dict[str, Any]
+
+
+class Delivery:
+    def __init__(self, db: Database, settings: Settings, bus: EventBus | None) -> None:
+        self.db = db
+        self.settings = settings
+        self.bus = bus
+
+    async def claim(self, message_id: int) -> Outgoing | None:
+        """Takes the send: a `queued` message, or a `sending` one whose holder's lease ran out."""
+        now = datetime.now(UTC)
+        claimable = or_(
+            MESSAGES.c.status == MessageStatus.QUEUED.value,
+            and_(MESSAGES.c.status == MessageStatus.SENDING.value, MESSAGES.c.lease_expires_at < now),
+        )
+        statement = (
+            update(MESSAGES)
+            .where(MESSAGES.c.id == message_id, claimable)
+            .values(
+                status=MessageStatus.SENDING.value,
+                attempts=MESSAGES.c.attempts + 1,
+                lease_expires_at=now + timedelta(seconds=self.settings.send_lease_seconds),
+                updated_at=now,
+            )
+            .returning(*OUTGOING_COLUMNS)
+        )
+        events: list[StatusEvent] = []
+        async with self.db.writing() as connection:
+            row = (await connection.execute(statement)).first()
+            if row is None:
+                return None
+            if row.attempts == 1:
+                sending = await _event(
+                    connection,
+                    tenant_id=row.tenant_id,
+                    message_id=row.id,
+                    channel=row.channel,
+                    status="sending",
+                    now=now,
+                )
+                events.append(sending)
+            config = await self._config(connection, row.integration_id, row.channel, row.route)
+        self._publish(events)
+        return Outgoing(*row, config)  # type: ignore[call-arg]
+
+    async def sent(self, message: Outgoing, provider_message_id: str) -> None:
+        await self._move(
+            message.id,
+            MessageStatus.SENT,
+            {"provider_message_id": provider_message_id, "lease_expires_at": None, "error_code": None,
+             "error_message": None},
+            {"provider_message_id": provider_message_id},
+        )  # fmt: skip
+
+    async def failed(self, message: Outgoing, *, code: str, text: str) -> None:
+        values = {"error_code": code[:64], "error_message": text[:1000], "lease_expires_at": None}
+        await self._move(
+            message.id, MessageStatus.FAILED, values, {"error_code": code, "error_message": text}
+        )
+
+    async def retry_later(self, message: Outgoing, *, code: str, text: str) -> None:
+        """A transient failure: the lease is given back so the retry (or the sweeper) can claim it."""
+        now = datetime.now(UTC)
+        statement = (
+            update(MESSAGES)
+            .where(MESSAGES.c.id == message.id, MESSAGES.c.status == MessageStatus.SENDING.value)
+            .values(lease_expires_at=now, error_code=code[:64], error_message=text[:1000], updated_at=now)
+        )
+        async with self.db.writing() as connection:
+            await connection.execute(statement)
+
+    async def receipt(
+        self,
+        *,
+        provider: str,
+        provider_message_id: str,
+        status: MessageStatus,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> bool:
+        """A provider's delivery receipt; False when no message has this provider id."""
+        query = select(MESSAGES.c.id).where(
+            MESSAGES.c.provider == provider, MESSAGES.c.provider_message_id == provider_message_id
+        )
+        async with self.db.reading() as connection:
+            message_id = (await connection.execute(query)).scalar()
+        if message_id is None:
+            return False
+        values: dict[str, Any] = {}
+        detail: dict[str, Any] = {}
+        if error_code:
+            values |= {"error_code": error_code[:64], "error_message": (error_message or "")[:1000]}
+            detail |= {"error_code": error_code, "error_message": error_message}
+        await self._move(message_id, status, values, detail)
+        return True
+
+    async def _move(
+        self, message_id: int, target: MessageStatus, values: dict[str, Any], detail: dict[str, Any]
+    ) -> StatusEvent | None:
+        now = datetime.now(UTC)
+        statement = (
+            update(MESSAGES)
+            .where(MESSAGES.c.id == message_id, MESSAGES.c.status.in_(predecessors(target)))
+            .values(status=target.value, updated_at=now, **values)
+            .returning(MESSAGES.c.tenant_id, MESSAGES.c.channel)
+        )
+        async with self.db.writing() as connection:
+            row = (await connection.execute(statement)).first()
+            if row is None:
+                return None  # already there or beyond: a repeat, or a late receipt
+            event = await _event(
+                connection,
+                tenant_id=row.tenant_id,
+                message_id=message_id,
+                channel=row.channel,
+                status=target.value,
+                now=now,
+                detail=detail,
+            )
+        self._publish([event])
+        return event
+
+    async def _config(
+        self, connection: AsyncConnection, integration_id: int | None, channel: str, route: str
+    ) -> dict[str, Any]:
+        if route == "platform" or integration_id is None:
+            return {
+                "provider": self.settings.platform_sms_provider,
+                "sender": self.settings.platform_sms_sender,
+            }
+        query = select(INTEGRATIONS.c.channels).where(INTEGRATIONS.c.id == integration_id)
+        channels = (await connection.execute(query)).scalar() or {}
+        config = channels.get(channel, {})
+        return config if isinstance(config, dict) else {}
+
+    def _publish(self, events: list[StatusEvent]) -> None:
+        if self.bus is not None and events:
+            self.bus.publish(events)
+
+
+async def _event(
+    connection: AsyncConnection,
+    *,
+    tenant_id: int,
+    message_id: int,
+    channel: str,
+    status: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> StatusEvent:
+    detail = detail or {}
+    values = {
+        "tenant_id": tenant_id,
+        "message_id": message_id,
+        "status": status,
+        "detail": detail,
+        "occurred_at": now,
+    }
+    event_id = (await connection.execute(insert(EVENTS).values(values).returning(EVENTS.c.id))).scalar_one()
+    return StatusEvent(event_id, tenant_id, message_id, channel, status, now, detail)

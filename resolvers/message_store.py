@@ -1,0 +1,100 @@
+"""Writes accepted messages and their first event, and hands them to the workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.bus import StatusEvent
+from gateway.tables import Message, MessageEvent
+from gateway.tables.columns import table_of
+from resolvers.composing import Draft, Plan
+from resolvers.context import Context
+from resolvers.message_status import MessageStatus
+
+MESSAGES = table_of(Message)
+EVENTS = table_of(MessageEvent)
+SEND_ACTOR = "send_message"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    id: int
+    to: str
+    created_at: datetime
+    event_id: int = 0
+
+
+async def insert_messages(
+    connection: AsyncConnection,
+    plan: Plan,
+    drafts: list[Draft],
+    *,
+    now: datetime,
+    batch_id: str | None = None,
+) -> list[Stored]:
+    """One row per draft, `queued`, with its `queued` event; ids in the order of `drafts`."""
+    route = plan.route
+    rows: list[dict[str, Any]] = [
+        {
+            "tenant_id": plan.tenant_id,
+            "integration_id": route.integration_id,
+            "batch_id": batch_id,
+            "channel": plan.channel,
+            "route": route.kind,
+            "provider": route.provider,
+            "sender": route.sender,
+            "to": item.to,
+            "subject": item.subject,
+            "body": item.body,
+            "template_key": plan.template.key if plan.template else None,
+            "variables": item.variables,
+            "status": MessageStatus.QUEUED.value,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in drafts
+    ]
+    statement = insert(MESSAGES).returning(MESSAGES.c.id, MESSAGES.c.to, sort_by_parameter_order=True)
+    ids = [(row.id, row.to) for row in await connection.execute(statement, rows)]
+    events = [
+        {
+            "tenant_id": plan.tenant_id,
+            "message_id": message_id,
+            "status": "queued",
+            "detail": {},
+            "occurred_at": now,
+        }
+        for message_id, _ in ids
+    ]
+    event_ids = await connection.execute(
+        insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), events
+    )
+    return [
+        Stored(id=message_id, to=to, created_at=now, event_id=event_id)
+        for (message_id, to), (event_id,) in zip(ids, event_ids, strict=True)
+    ]
+
+
+async def hand_over(ctx: Context, plan: Plan, stored: list[Stored]) -> None:
+    """After the commit: enqueue each message and tell live subscribers it is queued."""
+    await ctx.task_queue().enqueue(SEND_ACTOR, [(item.id,) for item in stored])
+    if ctx.bus is not None:
+        ctx.bus.publish(
+            [
+                StatusEvent(
+                    item.event_id,
+                    plan.tenant_id,
+                    item.id,
+                    plan.channel,
+                    MessageStatus.QUEUED.value,
+                    item.created_at,
+                )
+                for item in stored
+            ]
+        )

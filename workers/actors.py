@@ -1,0 +1,73 @@
+"""The actors: send a message through its provider; apply a delivery receipt."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from resolvers.delivery import Outgoing
+from resolvers.message_status import MessageStatus
+from workers.providers.base import ProviderError
+from workers.runtime import RuntimeFactory, WorkerRuntime
+
+logger = logging.getLogger("weconn.workers")
+
+
+class SendDeferred(Exception):
+    """Raised to have Dramatiq retry the send later, with backoff."""
+
+
+def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
+    settings = runtimes.settings
+
+    async def send_message(message_id: int) -> None:
+        runtime = runtimes.current()
+        message = await runtime.delivery.claim(message_id)
+        if message is None:
+            return  # sent already, or another worker holds it
+        await _send(runtime, message)
+
+    async def apply_receipt(
+        provider: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        error_message: str | None,
+    ) -> None:
+        runtime = runtimes.current()
+        await runtime.delivery.receipt(
+            provider=provider,
+            provider_message_id=provider_message_id,
+            status=MessageStatus(status),
+            error_code=error_code,
+            error_message=error_message,
+        )
+
+    dramatiq.actor(
+        broker=broker,
+        actor_name="send_message",
+        max_retries=settings.send_max_attempts,
+        min_backoff=settings.send_retry_base_ms,
+        max_backoff=settings.send_retry_base_ms * 2**settings.send_max_attempts,
+        retry_when=lambda _retries, error: isinstance(error, SendDeferred),
+    )(send_message)
+    dramatiq.actor(broker=broker, actor_name="apply_receipt", max_retries=5)(apply_receipt)
+
+
+async def _send(runtime: WorkerRuntime, message: Outgoing) -> None:
+    provider = runtime.providers.get(message.provider)
+    if provider is None:
+        await runtime.delivery.failed(
+            message, code="unknown_provider", text=f"no provider '{message.provider}'"
+        )
+        return
+    try:
+        accepted = await provider.send(message)
+    except ProviderError as error:
+        if error.transient and message.attempts < runtime.settings.send_max_attempts:
+            await runtime.delivery.retry_later(message, code=error.code, text=error.message)
+            raise SendDeferred(error.code) from error
+        await runtime.delivery.failed(message, code=error.code, text=error.message)
+        return
+    await runtime.delivery.sent(message, accepted.provider_message_id)

@@ -1,0 +1,21 @@
+"""The Dramatiq broker: in-process when embedded, Redis when scaled out."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+
+from gateway.settings import Settings
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    broker: dramatiq.Broker
+    if settings.redis_url:
+        broker = RedisBroker(url=settings.redis_url, namespace="weconn")  # type: ignore[no-untyped-call]
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    broker.add_middleware(AsyncIO())
+    return broker

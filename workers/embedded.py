@@ -1,0 +1,55 @@
+"""The embedded mode's workers: Dramatiq worker threads and the sweeper inside `weconn serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+
+from gateway.bus import EventBus
+from gateway.db import Database
+from gateway.queue import BrokerQueue
+from gateway.settings import Settings
+from workers.actors import register_actors
+from workers.runtime import RuntimeFactory
+from workers.sweeper import run_sweeper
+
+
+class WorkerPool:
+    """Runs the actors of `broker` on worker threads, and the sweeper on the caller's loop."""
+
+    def __init__(
+        self, settings: Settings, broker: dramatiq.Broker, bus: EventBus | None, *, threads: int
+    ) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.runtimes = RuntimeFactory(settings, broker, bus)
+        register_actors(broker, self.runtimes)
+        self.threads = threads
+        self._worker: dramatiq.Worker | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def start_workers(self) -> None:
+        self._worker = dramatiq.Worker(self.broker, worker_threads=self.threads, worker_timeout=100)
+        self._worker.start()
+
+    def start_sweeper(self, db: Database) -> None:
+        self._stop.clear()
+        self._sweeper = asyncio.create_task(
+            run_sweeper(db, BrokerQueue(self.broker), self.settings, self._stop)
+        )
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._sweeper is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._worker is not None:
+            loop_thread = get_event_loop_thread()
+            if loop_thread is not None:
+                await asyncio.to_thread(loop_thread.run_coroutine, self.runtimes.close())
+            await asyncio.to_thread(self._worker.stop)
+            self._worker = None

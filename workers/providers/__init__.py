@@ -1,0 +1,1 @@
+"""One adapter per provider API, behind the `Provider` interface of `base`."""

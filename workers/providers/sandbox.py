@@ -1,0 +1,66 @@
+"""The sandbox: accepts every message, and reports a receipt after a configurable delay.
+
+Magic recipients, as with Twilio's test numbers, make the other outcomes happen on demand:
+
+| sms / whatsapp | email | outcome |
+|---|---|---|
+| +15005550001 | sandbox+fail@example.com | refused permanently (`invalid_recipient`) |
+| +15005550002 | sandbox+retry@example.com | refused for now on every attempt: failed when attempts run out |
+| +15005550003 | sandbox+flaky@example.com | refused for now on the first attempt, then delivered |
+| +15005550004 | sandbox+noreceipt@example.com | sent, and no receipt ever comes |
+| +15005550005 | sandbox+undelivered@example.com | sent, then reported `undelivered` |
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from gateway.queue import TaskQueue
+from resolvers.delivery import Outgoing
+from resolvers.message_status import MessageStatus
+from workers.providers.base import Accepted, ProviderError
+
+RECEIPT_ACTOR = "apply_receipt"
+MAGIC = {
+    "+15005550001": "fail",
+    "+15005550002": "retry",
+    "+15005550003": "flaky",
+    "+15005550004": "noreceipt",
+    "+15005550005": "undelivered",
+}
+
+
+def magic_outcome(to: str) -> str | None:
+    if to in MAGIC:
+        return MAGIC[to]
+    local = to.split("@", 1)[0]
+    if local.startswith("sandbox+") and to.endswith("@example.com"):
+        return local.removeprefix("sandbox+")
+    return None
+
+
+class SandboxProvider:
+    name = "sandbox"
+
+    def __init__(self, queue: TaskQueue, *, receipt_delay_ms: int) -> None:
+        self.queue = queue
+        self.receipt_delay_ms = receipt_delay_ms
+
+    async def send(self, message: Outgoing) -> Accepted:
+        outcome = magic_outcome(message.to)
+        if outcome == "fail":
+            raise ProviderError("invalid_recipient", "the sandbox refuses this recipient", transient=False)
+        if outcome == "retry" or (outcome == "flaky" and message.attempts == 1):
+            raise ProviderError(
+                "sandbox_unavailable", "the sandbox is unavailable, try again", transient=True
+            )
+        provider_message_id = "SB" + secrets.token_hex(16)
+        if outcome != "noreceipt":
+            status = MessageStatus.UNDELIVERED if outcome == "undelivered" else MessageStatus.DELIVERED
+            error = ("30005", "unknown destination handset") if outcome == "undelivered" else (None, None)
+            await self.queue.enqueue(
+                RECEIPT_ACTOR,
+                [(self.name, provider_message_id, status.value, *error)],
+                delay_ms=self.receipt_delay_ms,
+            )
+        return Accepted(provider_message_id=provider_message_id)

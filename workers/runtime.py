@@ -1,0 +1,59 @@
+"""What actors need, made once per event loop: the database, the queue, the providers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import dramatiq
+
+from gateway.bus import EventBus
+from gateway.db import Database
+from gateway.queue import BrokerQueue
+from gateway.settings import Settings
+from resolvers.delivery import Delivery
+from workers.providers.base import Provider
+from workers.providers.sandbox import SandboxProvider
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    db: Database
+    queue: BrokerQueue
+    delivery: Delivery
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+
+class RuntimeFactory:
+    """Database engines belong to one event loop; actors ask for the runtime of theirs."""
+
+    def __init__(self, settings: Settings, broker: dramatiq.Broker, bus: EventBus | None) -> None:
+        self.settings = settings
+        self.broker = broker
+        self.bus = bus
+        self._runtimes: dict[asyncio.AbstractEventLoop, WorkerRuntime] = {}
+
+    def current(self) -> WorkerRuntime:
+        loop = asyncio.get_running_loop()
+        runtime = self._runtimes.get(loop)
+        if runtime is None:
+            runtime = self._runtimes[loop] = self._build()
+        return runtime
+
+    def _build(self) -> WorkerRuntime:
+        db = Database(self.settings)
+        queue = BrokerQueue(self.broker)
+        sandbox = SandboxProvider(queue, receipt_delay_ms=self.settings.sandbox_delivery_delay_ms)
+        return WorkerRuntime(
+            settings=self.settings,
+            db=db,
+            queue=queue,
+            delivery=Delivery(db, self.settings, self.bus),
+            providers={sandbox.name: sandbox},
+        )
+
+    async def close(self) -> None:
+        runtime = self._runtimes.pop(asyncio.get_running_loop(), None)
+        if runtime is not None:
+            await runtime.db.dispose()
