@@ -8,13 +8,18 @@ from starlette.routing import Route
 
 from gateway.services import Services
 from resolvers.errors import DomainError
-from rest_compat import accounts, contacts
+from rest_compat import accounts, contacts, messages, templates
 from rest_compat.envelope import JSONResponse, domain_error_response
 from rest_compat.openapi import openapi_document
 from rest_compat.request import bare_context, context_for
 from rest_compat.table import Endpoint
 
-ENDPOINTS: tuple[Endpoint, ...] = (*accounts.ENDPOINTS, *contacts.ENDPOINTS)
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *accounts.ENDPOINTS,
+    *contacts.ENDPOINTS,
+    *messages.ENDPOINTS,
+    *templates.ENDPOINTS,
+)
 
 
 def _route_for(endpoint: Endpoint, services: Services) -> Route:
