@@ -157,6 +157,8 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
                 await connection.execute(delete(CONTACT_TAGS).where(CONTACT_TAGS.c.contact_id == contact_id))
                 await _index_tags(connection, tenant_id, contact_id, changes["tags"])
     except IntegrityError:
+        # Only the UPDATE can collide, and it runs after both addresses were read.
+        email, phone = changes.get("email"), changes.get("phone")
         raise await _duplicate_error(ctx.db, tenant_id, email=email, phone=phone, own_id=contact_id) from None
     return ContactRecord.from_row(row)
 

@@ -96,7 +96,7 @@ async def resolve_route(
         )
     integration = IntegrationRecord(*row)
     channel_config = integration.channels.get(channel)
-    if not isinstance(channel_config, dict) or "provider" not in config:
+    if not isinstance(channel_config, dict) or "provider" not in channel_config:
         served = ", ".join(sorted(integration.channels)) or "none"
         raise field_error(
             "channel", f"integration {integration.id} does not serve {channel} (it serves: {served})"

@@ -91,19 +91,19 @@ async def resolve_contacts(
     )
 
 
-async def resolve_contact(info: GraphQLInfo, id: int) -> Contact:  # noqa: A002 - GraphQL argument name
+async def resolve_contact(info: GraphQLInfo, id: int) -> Contact:
     return Contact.from_record(await contacts.get_contact(info.context.domain, contact_id=id))
 
 
-async def create_contact(info: GraphQLInfo, input: ContactInput) -> Contact:  # noqa: A002
+async def create_contact(info: GraphQLInfo, input: ContactInput) -> Contact:
     record = await contacts.create_contact(info.context.domain, fields=input.to_fields())
     return Contact.from_record(record)
 
 
-async def update_contact(info: GraphQLInfo, id: int, input: ContactInput) -> Contact:  # noqa: A002
+async def update_contact(info: GraphQLInfo, id: int, input: ContactInput) -> Contact:
     record = await contacts.update_contact(info.context.domain, contact_id=id, fields=input.to_fields())
     return Contact.from_record(record)
 
 
-async def delete_contact(info: GraphQLInfo, id: int) -> DeletedContact:  # noqa: A002
+async def delete_contact(info: GraphQLInfo, id: int) -> DeletedContact:
     return DeletedContact(id=await contacts.delete_contact(info.context.domain, contact_id=id), deleted=True)

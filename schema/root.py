@@ -22,6 +22,8 @@ from strawberry.types import ExecutionContext
 from gateway.settings import Settings
 from schema import accounts as account_fields
 from schema import contacts as contact_fields
+from schema import messages as message_fields
+from schema import templates as template_fields
 from schema.errors import ErrorCodes
 from schema.scalars import DateTimeScalar
 
@@ -32,6 +34,12 @@ class Query:
     tenant: account_fields.Tenant = strawberry.field(resolver=account_fields.resolve_tenant)
     contacts: contact_fields.ContactPage = strawberry.field(resolver=contact_fields.resolve_contacts)
     contact: contact_fields.Contact = strawberry.field(resolver=contact_fields.resolve_contact)
+    message: message_fields.Message = strawberry.field(resolver=message_fields.resolve_message)
+    messages: message_fields.MessagePage = strawberry.field(resolver=message_fields.resolve_messages)
+    templates: list[template_fields.Template] = strawberry.field(resolver=template_fields.resolve_templates)
+    integrations: list[template_fields.Integration] = strawberry.field(
+        resolver=template_fields.resolve_integrations
+    )
 
 
 @strawberry.type
@@ -41,6 +49,11 @@ class Mutation:
     delete_contact: contact_fields.DeletedContact = strawberry.mutation(
         resolver=contact_fields.delete_contact
     )
+    send_message: message_fields.SendResult = strawberry.mutation(resolver=message_fields.send_message)
+    send_batch: message_fields.BatchResult = strawberry.mutation(resolver=message_fields.send_batch)
+    create_template: template_fields.Template = strawberry.mutation(resolver=template_fields.create_template)
+    update_template: template_fields.Template = strawberry.mutation(resolver=template_fields.update_template)
+    delete_template: str = strawberry.mutation(resolver=template_fields.delete_template)
 
 
 class WeConnSchema(strawberry.Schema):
