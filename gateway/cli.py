@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
 
+    worker = commands.add_parser("worker", help="consume the Redis queue (scaled-out mode)")
+    worker.add_argument("--threads", type=int, default=16, help="concurrent messages (default 16)")
+    worker.set_defaults(run=_worker)
+
     tenant = commands.add_parser("tenant", help="manage tenants").add_subparsers(required=True, dest="action")
     tenant_create = tenant.add_parser("create", help="create a tenant; prints its id")
     tenant_create.add_argument("--slug", required=True)
@@ -92,6 +96,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,
         proxy_headers=True,
     )
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.process import run_worker  # noqa: PLC0415 - only a worker process needs the workers
+
+    asyncio.run(_with_db(settings, lambda db: upgrade_to_head(db.engine)))
+    run_worker(settings, threads=args.threads)
     return 0
 
 

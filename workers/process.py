@@ -1,0 +1,63 @@
+"""`weconn worker`: a scaled-out worker process on the Redis broker, with its own sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+
+from gateway.db import Database
+from gateway.queue import BrokerQueue
+from gateway.settings import Settings
+from workers.actors import register_actors
+from workers.broker import build_broker
+from workers.runtime import RuntimeFactory
+from workers.sweeper import run_sweeper
+
+logger = logging.getLogger("weconn.worker")
+
+
+def run_worker(settings: Settings, *, threads: int) -> None:
+    """Consumes until SIGTERM or SIGINT, then finishes the messages in hand and exits."""
+    if not settings.redis_url:
+        raise SystemExit(
+            "weconn worker needs WECONN_REDIS_URL (embedded mode runs workers inside weconn serve)"
+        )
+    broker = build_broker(settings)
+    runtimes = RuntimeFactory(settings, broker, bus=None)
+    register_actors(broker, runtimes)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    sweeper = threading.Thread(
+        target=_sweep_until, args=(settings, broker, stop), name="sweeper", daemon=True
+    )
+    sweeper.start()
+    logger.warning("weconn worker consuming with %d threads", threads)
+    stop.wait()
+    loop_thread = get_event_loop_thread()
+    if loop_thread is not None:
+        loop_thread.run_coroutine(runtimes.close())
+    worker.stop()
+    sweeper.join(timeout=10)
+    broker.close()
+
+
+def _sweep_until(settings: Settings, broker: dramatiq.Broker, stop: threading.Event) -> None:
+    async def main() -> None:
+        db = Database(settings)
+        stopped = asyncio.Event()
+        watcher = asyncio.create_task(asyncio.to_thread(stop.wait))
+        watcher.add_done_callback(lambda _task: stopped.set())
+        try:
+            await run_sweeper(db, BrokerQueue(broker), settings, stopped)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
