@@ -31,16 +31,24 @@ async def database_url(data_dir: Path) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(
-        env="test", database_url=database_url, data_dir=data_dir, secret_key="test-signing-key-" * 3
+        env="test",
+        database_url=database_url,
+        data_dir=data_dir,
+        secret_key="test-signing-key-" * 3,
+        sandbox_delivery_delay_ms=50,
+        send_retry_base_ms=50,
+        sweep_interval_seconds=0.5,
+        sweep_stale_seconds=2,
     )
 
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[object]:
+    """The service with its embedded workers and sweeper running, as `weconn serve` runs it."""
     application = create_app(settings)
     await upgrade_to_head(application.state.db.engine)
-    yield application
-    await application.state.db.dispose()
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture(scope="session")
