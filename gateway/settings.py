@@ -45,11 +45,29 @@ class Settings(BaseSettings):
     send_lease_seconds: int = Field(default=60, ge=1)  # a claimed send is someone's for this long
     sweep_interval_seconds: float = 15.0
     sweep_stale_seconds: int = 30  # queued or lease-expired sending this long: re-enqueued
+    # `sent` this long with no receipt: the provider is asked for the status (receipts can be lost).
+    receipt_timeout_seconds: int = 600
     idempotency_ttl_seconds: int = 24 * 3600
     platform_sms_provider: str = "sandbox"  # the provider of `sms_routing: "platform"`
     platform_sms_sender: str = "WeConn"
     sandbox_delivery_delay_ms: int = 200  # the sandbox reports `delivered` this long after sending
     db_pool_size: int = Field(default=10, ge=1)
+    # Where providers reach this service from outside, e.g. "https://gw.example.com": Twilio's
+    # StatusCallback is built from it, and signatures are checked against it (behind a proxy the
+    # URL a request arrives on differs from the one the provider called). Unset: no StatusCallback.
+    public_base_url: str | None = None
+    provider_timeout_seconds: float = Field(default=15.0, gt=0)  # per provider API call (or config `timeout`)
+    twilio_api_base_url: str = "https://api.twilio.com"  # overridden by tests to reach a local stub
+    # The platform's own Twilio account, used by `sms_routing: "platform"` when
+    # WECONN_PLATFORM_SMS_PROVIDER=twilio (integrations carry their own credentials).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    graph_api_base_url: str = "https://graph.facebook.com"  # Meta Graph API (WhatsApp Cloud); tests: a stub
+    graph_api_version: str = "v23.0"  # default Graph API version; a channel config's `api_version` wins
+    # WhatsApp webhook: the token Meta echoes when subscribing, and the app secret that signs deliveries.
+    # Unset: the subscription challenge and every delivery are refused (403).
+    whatsapp_verify_token: str | None = None
+    whatsapp_app_secret: str | None = None
 
     @property
     def is_production(self) -> bool:

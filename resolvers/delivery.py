@@ -102,6 +102,19 @@ class Delivery:
         self._publish(events)
         return Outgoing(*row, config)  # type: ignore[call-arg]
 
+    async def awaiting_receipt(self, message_id: int) -> tuple[Outgoing, str] | None:
+        """A `sent` message and its provider id, to ask the provider what became of it."""
+        query = select(*OUTGOING_COLUMNS, MESSAGES.c.provider_message_id).where(
+            MESSAGES.c.id == message_id, MESSAGES.c.status == MessageStatus.SENT.value
+        )
+        async with self.db.reading() as connection:
+            row = (await connection.execute(query)).first()
+            if row is None or row.provider_message_id is None:
+                return None
+            config = await self._config(connection, row.integration_id, row.channel, row.route)
+        *fields, provider_message_id = row
+        return Outgoing(*fields, config), provider_message_id  # type: ignore[call-arg]
+
     async def sent(self, message: Outgoing, provider_message_id: str) -> None:
         await self._move(
             message.id,

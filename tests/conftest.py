@@ -39,6 +39,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         send_retry_base_ms=50,
         sweep_interval_seconds=0.5,
         sweep_stale_seconds=2,
+        receipt_timeout_seconds=2,
     )
 
 

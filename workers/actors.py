@@ -8,7 +8,7 @@ import dramatiq
 
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
-from workers.providers.base import ProviderError
+from workers.providers.base import ProviderError, StatusLookup
 from workers.runtime import RuntimeFactory, WorkerRuntime
 
 logger = logging.getLogger("weconn.workers")
@@ -52,7 +52,29 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
         max_backoff=settings.send_retry_base_ms * 2**settings.send_max_attempts,
         retry_when=lambda _retries, error: isinstance(error, SendDeferred),
     )(send_message)
+
+    async def reconcile_message(message_id: int) -> None:
+        """A receipt that never came: ask the provider, where it can be asked."""
+        runtime = runtimes.current()
+        found = await runtime.delivery.awaiting_receipt(message_id)
+        if found is None:
+            return
+        message, provider_message_id = found
+        provider: object = runtime.providers.get(message.provider)
+        if not isinstance(provider, StatusLookup):
+            return
+        receipt = await provider.fetch_status(message, provider_message_id)
+        if receipt is not None:
+            await runtime.delivery.receipt(
+                provider=message.provider,
+                provider_message_id=provider_message_id,
+                status=receipt.status,
+                error_code=receipt.error_code,
+                error_message=receipt.error_message,
+            )
+
     dramatiq.actor(broker=broker, actor_name="apply_receipt", max_retries=5)(apply_receipt)
+    dramatiq.actor(broker=broker, actor_name="reconcile_message", max_retries=3)(reconcile_message)
 
 
 async def _send(runtime: WorkerRuntime, message: Outgoing) -> None:

@@ -1,4 +1,5 @@
-"""Re-enqueues what the fast path lost: messages left `queued`, or `sending` past their lease.
+"""Re-enqueues what the fast path lost: messages left `queued`, or `sending` past their lease,
+and asks providers about messages `sent` long ago whose receipt never came.
 
 The database is the source of truth, so a crash between commit and enqueue, a killed worker or
 a broker that lost its queue costs only time. Each sweep takes its rows with a conditional
@@ -20,6 +21,8 @@ from gateway.settings import Settings
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import MESSAGES, SEND_ACTOR
 
+RECONCILE_ACTOR = "reconcile_message"
+
 logger = logging.getLogger("weconn.sweeper")
 BATCH = 1000
 
@@ -28,10 +31,17 @@ async def sweep_once(db: Database, queue: TaskQueue, settings: Settings) -> int:
     """One pass; returns how many messages were handed to the workers again."""
     now = datetime.now(UTC)
     stale = now - timedelta(seconds=settings.sweep_stale_seconds)
+    unanswered = now - timedelta(seconds=settings.receipt_timeout_seconds)
     queued = and_(MESSAGES.c.status == MessageStatus.QUEUED.value, MESSAGES.c.updated_at < stale)
     sending = and_(MESSAGES.c.status == MessageStatus.SENDING.value, MESSAGES.c.lease_expires_at < stale)
+    sent = and_(MESSAGES.c.status == MessageStatus.SENT.value, MESSAGES.c.updated_at < unanswered)
+    passes = (
+        (queued, {"updated_at": now}, SEND_ACTOR),
+        (sending, {"lease_expires_at": now}, SEND_ACTOR),
+        (sent, {"updated_at": now}, RECONCILE_ACTOR),
+    )
     total = 0
-    for condition, touch in ((queued, {"updated_at": now}), (sending, {"lease_expires_at": now})):
+    for condition, touch, actor in passes:
         async with db.reading() as connection:
             ids = list(
                 (await connection.execute(select(MESSAGES.c.id).where(condition).limit(BATCH))).scalars()
@@ -46,7 +56,7 @@ async def sweep_once(db: Database, queue: TaskQueue, settings: Settings) -> int:
                 .returning(MESSAGES.c.id)
             )
             claimed = list(taken.scalars())
-        await queue.enqueue(SEND_ACTOR, [(message_id,) for message_id in claimed])
+        await queue.enqueue(actor, [(message_id,) for message_id in claimed])
         total += len(claimed)
     if total:
         logger.warning("sweeper re-enqueued %d messages", total)

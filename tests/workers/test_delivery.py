@@ -90,6 +90,23 @@ async def test_sweeper_sends_what_a_lost_enqueue_left_behind(client: httpx.Async
     assert abandoned_view["attempts"] == 2
 
 
+async def test_a_lost_receipt_is_asked_for(client: httpx.AsyncClient, db: Database) -> None:
+    """The receipt never came (a broker lost it): past the timeout, the provider is asked."""
+    tenant, integration_id = await sending_tenant(db)
+    long_ago = datetime.now(UTC) - timedelta(minutes=30)
+    async with db.writing() as connection:
+        inserted = await connection.execute(
+            insert(MESSAGES)
+            .values(tenant_id=tenant.id, integration_id=integration_id, channel="sms", route="integration",
+                    provider="sandbox", to="+40740000003", body="hi", variables={}, status="sent", attempts=1,
+                    provider_message_id="SBlost", created_at=long_ago, updated_at=long_ago)
+            .returning(MESSAGES.c.id)
+        )  # fmt: skip
+        message_id = inserted.scalar_one()
+    view = await wait_for_status(client, tenant, message_id, FINAL)
+    assert view["status"] == "delivered"
+
+
 async def test_status_only_moves_forward(client: httpx.AsyncClient, db: Database, settings: Settings) -> None:
     tenant, _ = await sending_tenant(db)
     accepted = await send(client, tenant, channel="whatsapp", to="+40740111333", template_key="update",

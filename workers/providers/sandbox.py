@@ -18,7 +18,7 @@ import secrets
 from gateway.queue import TaskQueue
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
-from workers.providers.base import Accepted, ProviderError
+from workers.providers.base import Accepted, ProviderError, Receipt
 
 RECEIPT_ACTOR = "apply_receipt"
 MAGIC = {
@@ -55,12 +55,32 @@ class SandboxProvider:
                 "sandbox_unavailable", "the sandbox is unavailable, try again", transient=True
             )
         provider_message_id = "SB" + secrets.token_hex(16)
-        if outcome != "noreceipt":
-            status = MessageStatus.UNDELIVERED if outcome == "undelivered" else MessageStatus.DELIVERED
-            error = ("30005", "unknown destination handset") if outcome == "undelivered" else (None, None)
+        receipt = _receipt_for(outcome)
+        if receipt is not None:
             await self.queue.enqueue(
                 RECEIPT_ACTOR,
-                [(self.name, provider_message_id, status.value, *error)],
+                [
+                    (
+                        self.name,
+                        provider_message_id,
+                        receipt.status.value,
+                        receipt.error_code,
+                        receipt.error_message,
+                    )
+                ],
                 delay_ms=self.receipt_delay_ms,
             )
         return Accepted(provider_message_id=provider_message_id)
+
+    async def fetch_status(self, message: Outgoing, provider_message_id: str) -> Receipt | None:
+        """What the receipt said (or would have): the sandbox keeps no state, its outcomes are rules."""
+        del provider_message_id
+        return _receipt_for(magic_outcome(message.to))
+
+
+def _receipt_for(outcome: str | None) -> Receipt | None:
+    if outcome == "noreceipt":
+        return None
+    if outcome == "undelivered":
+        return Receipt(MessageStatus.UNDELIVERED, "30005", "unknown destination handset")
+    return Receipt(MessageStatus.DELIVERED)
