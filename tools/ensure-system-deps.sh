@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite talks to, where the machine lacks them.
-# node runs the contract's JavaScript snippets verbatim.
+# node and curl run the contract's snippets verbatim; redis-server backs the scaled-out tests.
 set -euo pipefail
 missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "missing system packages: ${missing[*]} (install them, or run as root)" >&2
