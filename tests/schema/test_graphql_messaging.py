@@ -87,8 +87,8 @@ async def test_batch_and_templates(client: httpx.AsyncClient, db: Database) -> N
         {"to": "+40740111601", "variables": {"name": "A"}},
         {"to": "nope", "variables": {"name": "B"}},
     ]
-    result = (await run(client, tenant, batch, input={"channel": "sms", "templateKey": "promo",
-                                                      "recipients": recipients}))["data"]["sendBatch"]  # fmt: skip
+    shared = {"channel": "sms", "templateKey": "promo", "recipients": recipients}
+    result = (await run(client, tenant, batch, input=shared))["data"]["sendBatch"]
     assert (result["accepted"], result["rejected"]) == (1, 1)
     assert result["results"][1]["error"]["code"] == "validation_error"
     listed = await run(client, tenant, '{ templates(channel: "sms") { key } integrations { id isDefault } }')
