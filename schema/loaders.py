@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from strawberry.dataloader import DataLoader
 
 from gateway.db import Database
 from gateway.tables import Membership, Tenant
+from resolvers.message_reads import Transition
+from resolvers.message_store import EVENTS
 
 
 class Loaders:
@@ -16,6 +19,7 @@ class Loaders:
         self.db = db
         self.tenant_by_id = DataLoader[int, Tenant | None](load_fn=self._tenants)
         self.memberships_by_user = DataLoader[int, list[Membership]](load_fn=self._memberships)
+        self.events_by_message = DataLoader[int, list[Transition]](load_fn=self._events)
 
     async def _tenants(self, ids: Sequence[int]) -> list[Tenant | None]:
         async with self.db.sessions() as session:
@@ -30,3 +34,16 @@ class Loaders:
             for membership in (await session.exec(query)).all():
                 grouped[membership.user_id].append(membership)
         return [grouped[user_id] for user_id in user_ids]
+
+    async def _events(self, message_ids: Sequence[int]) -> list[list[Transition]]:
+        """Status transitions of many messages in one query, oldest first."""
+        query = (
+            core_select(EVENTS.c.message_id, EVENTS.c.status, EVENTS.c.occurred_at, EVENTS.c.detail)
+            .where(EVENTS.c.message_id.in_(message_ids))
+            .order_by(EVENTS.c.id)
+        )
+        grouped: dict[int, list[Transition]] = {message_id: [] for message_id in message_ids}
+        async with self.db.reading() as connection:
+            for message_id, *transition in await connection.execute(query):
+                grouped[message_id].append(Transition(*transition))
+        return [grouped[message_id] for message_id in message_ids]

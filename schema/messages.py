@@ -42,11 +42,12 @@ class Message:
     updated_at: datetime
     view: strawberry.Private[MessageView]
 
-    @strawberry.field(description="Every status transition, oldest first (loaded with `message(id)`).")  # type: ignore[untyped-decorator]
-    def events(self) -> list[MessageEvent]:
+    @strawberry.field(description="Every status transition, oldest first.")  # type: ignore[untyped-decorator]
+    async def events(self, info: GraphQLInfo) -> list[MessageEvent]:
+        transitions = self.view.events or await info.context.loaders.events_by_message.load(self.id)
         return [
             MessageEvent(status=item.status, occurred_at=item.occurred_at, detail=cast(JSON, item.detail))
-            for item in self.view.events
+            for item in transitions
         ]
 
     @classmethod

@@ -72,3 +72,23 @@ async def tenant(db: Database) -> TenantKeys:
 @pytest.fixture
 async def other_tenant(db: Database) -> TenantKeys:
     return await new_tenant(db)
+
+
+@pytest.fixture(scope="session")
+async def quiet_app(settings: Settings) -> AsyncIterator[object]:
+    """The same service with no workers or sweeper: nothing else touches its engine (query counts)."""
+    application = create_app(settings, run_workers=False)
+    yield application
+    await application.state.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def quiet_db(quiet_app: object) -> Database:
+    return quiet_app.state.db  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.fixture
+async def quiet_client(quiet_app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=quiet_app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from gateway.app import create_app
 from gateway.db import Database
 from gateway.settings import Settings
 from resolvers import accounts
 from resolvers.tenants import create_tenant
+from tests.support.queries import count_queries
 from tests.support.tenants import TenantKeys, new_tenant
 
 
@@ -25,20 +23,6 @@ async def graphql(
     )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
-
-
-@contextmanager
-def count_queries(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_rest_and_graphql_return_the_same_contact(
@@ -95,8 +79,10 @@ async def test_depth_limit_rejects_deep_queries(settings: Settings) -> None:
 
 
 async def test_query_count_stays_flat_as_the_page_grows(
-    client: httpx.AsyncClient, tenant: TenantKeys, db: Database
+    quiet_client: httpx.AsyncClient, quiet_db: Database
 ) -> None:
+    client, db = quiet_client, quiet_db
+    tenant = await new_tenant(db)
     for index in range(30):
         body = {"email": f"flat{index}@example.com", "tags": ["one", "two"]}
         await client.post("/api/v1/integrations/contacts", json=body, headers=tenant.headers())
@@ -110,10 +96,9 @@ async def test_query_count_stays_flat_as_the_page_grows(
     assert counts[0] == counts[1]
 
 
-async def test_nested_tenants_load_in_one_batch(
-    client: httpx.AsyncClient, db: Database, settings: Settings
-) -> None:
+async def test_nested_tenants_load_in_one_batch(quiet_client: httpx.AsyncClient, quiet_db: Database) -> None:
     """A user in many tenants: `memberships { tenant }` is one query per level, not one per tenant."""
+    client, db = quiet_client, quiet_db
     first = await new_tenant(db)
     email = "multi-tenant@example.com"
     await accounts.create_user(db, email=email, password="long-password", tenant_ref=first.slug, role="owner")

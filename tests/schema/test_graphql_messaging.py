@@ -8,6 +8,7 @@ import httpx
 
 from gateway.db import Database
 from tests.support.messaging import sending_tenant, wait_for_status
+from tests.support.queries import count_queries
 from tests.support.tenants import TenantKeys
 
 SEND = """mutation($input: SendMessageInput!, $key: String) {
@@ -96,3 +97,21 @@ async def test_batch_and_templates(client: httpx.AsyncClient, db: Database) -> N
     assert listed["data"]["integrations"][0]["isDefault"] is True
     deleted = await run(client, tenant, 'mutation { deleteTemplate(key: "promo") }')
     assert deleted["data"]["deleteTemplate"] == "promo"
+
+
+async def test_message_events_load_in_one_batch(quiet_client: httpx.AsyncClient, quiet_db: Database) -> None:
+    client, db = quiet_client, quiet_db
+    tenant, _ = await sending_tenant(db)
+    for index in range(12):
+        payload = {"channel": "sms", "to": f"+4074011{index:04d}", "body": "x"}
+        sent = await run(client, tenant, SEND, input=payload)
+        assert "errors" not in sent, sent
+    query = "query($n: Int!) { messages(perPage: $n) { items { id events { status } } } }"
+    counts = []
+    for size in (2, 12):
+        with count_queries(db) as statements:
+            result = await run(client, tenant, query, n=size)
+        assert len(result["data"]["messages"]["items"]) == size
+        assert all(item["events"] for item in result["data"]["messages"]["items"])
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
