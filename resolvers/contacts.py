@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db import Database
 from gateway.tables import Contact, ContactTag
-from gateway.tables.columns import table_of
+from gateway.tables.columns import MAX_ID, table_of
 from resolvers.contact_fields import ContactFields, normalize_email, normalize_phone, normalize_tags
 from resolvers.context import Context
 from resolvers.errors import Conflict, NotFound, ValidationFailed
@@ -165,6 +165,8 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
 
 async def delete_contact(ctx: Context, *, contact_id: int) -> int:
     tenant_id = ctx.require("write").tenant_id
+    if not 0 < contact_id <= MAX_ID:
+        raise NotFound(f"contact {contact_id} not found")
     async with ctx.db.writing() as connection:
         await connection.execute(
             delete(CONTACT_TAGS).where(
@@ -182,6 +184,8 @@ async def delete_contact(ctx: Context, *, contact_id: int) -> int:
 
 
 async def _load(connection: AsyncConnection, tenant_id: int, contact_id: int) -> ContactRecord:
+    if not 0 < contact_id <= MAX_ID:
+        raise NotFound(f"contact {contact_id} not found")
     query = select(*COLUMNS).where(CONTACTS.c.id == contact_id, CONTACTS.c.tenant_id == tenant_id)
     row = (await connection.execute(query)).first()
     if row is None:

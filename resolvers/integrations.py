@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.settings import Settings
 from gateway.tables import Integration
-from gateway.tables.columns import table_of
+from gateway.tables.columns import MAX_ID, table_of
 from resolvers.context import Context
 from resolvers.errors import NotFound, ValidationFailed, field_error
 
@@ -81,6 +81,8 @@ async def resolve_route(
             "sender": settings.platform_sms_sender,
         }
         return Route(PLATFORM, None, settings.platform_sms_provider, settings.platform_sms_sender, config)
+    if integration_id is not None and not 0 < integration_id <= MAX_ID:
+        raise NotFound(f"integration {integration_id} not found")
     query = select(*COLUMNS).where(INTEGRATIONS.c.tenant_id == tenant_id)
     if integration_id is not None:
         query = query.where(INTEGRATIONS.c.id == integration_id)

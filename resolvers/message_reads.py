@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from gateway.tables.columns import MAX_ID
 from resolvers.context import Context
 from resolvers.errors import NotFound, ValidationFailed, field_error
 from resolvers.message_fields import MAX_STATUS_IDS
@@ -68,6 +69,8 @@ class MessageView:
 
 async def get_message(ctx: Context, *, message_id: int) -> MessageView:
     tenant_id = ctx.require("read").tenant_id
+    if not 0 < message_id <= MAX_ID:
+        raise NotFound(f"message {message_id} not found")
     async with ctx.db.reading() as connection:
         row = (
             await connection.execute(
@@ -91,7 +94,8 @@ async def batch_status(ctx: Context, *, message_ids: list[int]) -> list[dict[str
     tenant_id = ctx.require("read").tenant_id
     if len(message_ids) > MAX_STATUS_IDS:
         raise field_error("message_ids", f"at most {MAX_STATUS_IDS} ids")
-    query = select(*COLUMNS).where(MESSAGES.c.tenant_id == tenant_id, MESSAGES.c.id.in_(set(message_ids)))
+    possible = {message_id for message_id in message_ids if 0 < message_id <= MAX_ID}
+    query = select(*COLUMNS).where(MESSAGES.c.tenant_id == tenant_id, MESSAGES.c.id.in_(possible))
     async with ctx.db.reading() as connection:
         found = {row.id: MessageView.from_row(row) for row in await connection.execute(query)}
     return [_status_entry(found.get(message_id), message_id) for message_id in message_ids]

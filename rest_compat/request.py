@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 
 from gateway.services import Services
+from gateway.tables.columns import MAX_ID
 from resolvers.context import Context
 from resolvers.credentials import authenticate_headers
 from resolvers.errors import BadRequest, NotFound, ValidationFailed
@@ -38,7 +39,7 @@ def int_query(request: Request, name: str) -> int | None:
 
 def int_path(request: Request, name: str) -> int:
     raw = request.path_params[name]
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isdigit() or len(raw) > 10 or int(raw) > MAX_ID:
         # An id that cannot exist is simply not found, as any unknown id.
         raise NotFound(f"no resource with id '{raw}'")
     return int(raw)

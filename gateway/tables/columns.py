@@ -39,3 +39,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a SQLModel class, for statements that need no ORM objects."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# Primary keys are 32-bit on PostgreSQL (and GraphQL's Int): a larger id cannot exist.
+MAX_ID = 2**31 - 1

@@ -177,6 +177,8 @@ CASES = [
     Case("unknown id", "GET", CONTACTS + "/987654321", 404, "not_found"),
     Case("non-numeric id", "GET", CONTACTS + "/abc", 404, "not_found"),
     Case("huge id", "GET", CONTACTS + "/99999999999999999999999", 404, "not_found"),
+    Case("id beyond 32 bits", "GET", CONTACTS + "/2147483648", 404, "not_found"),
+    Case("update id beyond 32 bits", "PUT", CONTACTS + "/2147483648", 404, "not_found", json={"name": "x"}),
     Case("update unknown id", "PUT", CONTACTS + "/987654321", 404, "not_found", json={"name": "x"}),
     Case("update with bad JSON", "PUT", CONTACTS + "/1", 400, "bad_request", content=b"{", headers=JSON),
     Case("delete unknown id", "DELETE", CONTACTS + "/987654321", 404, "not_found"),
