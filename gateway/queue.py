@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
 
 
 class TaskQueue(Protocol):
@@ -34,6 +35,9 @@ class BrokerQueue:
             dramatiq.Message(queue_name=self.queue_name, actor_name=actor, args=args, kwargs={}, options={})
             for args in calls
         ]
+        if isinstance(self.broker, StubBroker):
+            self._enqueue_all(messages, delay_ms)  # an in-memory queue: nothing to wait for
+            return
         # Broker clients are blocking (redis-py); keep them off the event loop.
         await asyncio.to_thread(self._enqueue_all, messages, delay_ms)
 

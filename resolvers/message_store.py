@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from resolvers.message_status import MessageStatus
 MESSAGES = table_of(Message)
 EVENTS = table_of(MessageEvent)
 SEND_ACTOR = "send_message"
+logger = logging.getLogger("weconn.messages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,15 @@ async def insert_messages(
 
 
 async def hand_over(ctx: Context, plan: Plan, stored: list[Stored]) -> None:
-    """After the commit: enqueue each message and tell live subscribers it is queued."""
-    await ctx.task_queue().enqueue(SEND_ACTOR, [(item.id,) for item in stored])
+    """After the commit: enqueue each message and tell live subscribers it is queued.
+
+    The rows are committed, so the request has succeeded whatever the broker says: a failed
+    enqueue is logged, and the sweeper sends those messages once they are `sweep_stale_seconds` old.
+    """
+    try:
+        await ctx.task_queue().enqueue(SEND_ACTOR, [(item.id,) for item in stored])
+    except Exception:  # any broker failure: the sweeper recovers these rows
+        logger.exception("enqueue failed for %d committed messages; the sweeper will send them", len(stored))
     if ctx.bus is not None:
         ctx.bus.publish(
             [

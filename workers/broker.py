@@ -13,7 +13,10 @@ from gateway.settings import Settings
 def build_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url, namespace="weconn")  # type: ignore[no-untyped-call]
+        # Timeouts, so that a Redis outage fails an enqueue (the sweeper recovers it) instead of hanging.
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=settings.redis_url, namespace="weconn", socket_timeout=5, socket_connect_timeout=2
+        )
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

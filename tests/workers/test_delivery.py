@@ -155,3 +155,20 @@ async def test_opted_out_recipients_are_not_sent_to(client: httpx.AsyncClient, d
             .where(MESSAGES.c.tenant_id == tenant.id, MESSAGES.c.channel == "sms")
         )
         assert count.scalar_one() == 0
+
+
+async def test_a_failed_enqueue_still_answers_202_and_delivers(
+    client: httpx.AsyncClient, db: Database, app: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker refuses after the commit: the answer stands, and the sweeper sends the message."""
+    tenant, _ = await sending_tenant(db)
+
+    async def broker_down(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(app.state.services.queue, "enqueue", broker_down)  # type: ignore[attr-defined]
+    accepted = await send(client, tenant, channel="sms", to="+40740111777", body="still sent")
+    assert accepted.status_code == 202
+    monkeypatch.undo()
+    view = await wait_for_status(client, tenant, accepted.json()["data"]["id"], FINAL)
+    assert view["status"] == "delivered"
