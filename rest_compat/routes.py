@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from gateway.services import Services
 from resolvers.errors import DomainError
-from rest_compat import accounts, contacts, messages, templates
+from rest_compat import accounts, contacts, messages, provider_receipts, templates
 from rest_compat.envelope import JSONResponse, domain_error_response
 from rest_compat.openapi import openapi_document
 from rest_compat.request import bare_context, context_for
@@ -19,6 +19,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *contacts.ENDPOINTS,
     *messages.ENDPOINTS,
     *templates.ENDPOINTS,
+    *provider_receipts.ENDPOINTS,
 )
 
 

@@ -13,7 +13,7 @@ from gateway.queue import BrokerQueue
 from gateway.settings import Settings
 from resolvers.delivery import Delivery
 from workers.providers.base import Provider
-from workers.providers.sandbox import SandboxProvider
+from workers.providers.registry import build_providers, close_providers
 
 
 @dataclass
@@ -44,16 +44,16 @@ class RuntimeFactory:
     def _build(self) -> WorkerRuntime:
         db = Database(self.settings)
         queue = BrokerQueue(self.broker)
-        sandbox = SandboxProvider(queue, receipt_delay_ms=self.settings.sandbox_delivery_delay_ms)
         return WorkerRuntime(
             settings=self.settings,
             db=db,
             queue=queue,
             delivery=Delivery(db, self.settings, self.bus),
-            providers={sandbox.name: sandbox},
+            providers=build_providers(self.settings, queue),
         )
 
     async def close(self) -> None:
         runtime = self._runtimes.pop(asyncio.get_running_loop(), None)
         if runtime is not None:
+            await close_providers(runtime.providers)
             await runtime.db.dispose()
