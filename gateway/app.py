@@ -23,7 +23,7 @@ from gateway.settings import Settings
 from rest_compat.envelope import JSONResponse, error_response
 from rest_compat.routes import build_routes
 from schema.view import GraphQLView
-from workers.broker import build_broker
+from workers.broker import broker_reachable, build_broker
 from workers.embedded import WorkerPool
 
 logger = logging.getLogger("weconn")
@@ -49,9 +49,11 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        database = await db.ping()
-        body = {"status": "ok" if database else "unavailable", "checks": {"database": database}}
-        return JSONResponse(body, status_code=200 if database else 503)
+        checks = {"database": await db.ping(), "broker": await broker_reachable(broker)}
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        )
 
     async def http_error(_request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
+from redis.exceptions import RedisError
 
 from gateway.settings import Settings
 
@@ -22,3 +25,13 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         broker.emit_after("process_boot")
     broker.add_middleware(AsyncIO())
     return broker
+
+
+async def broker_reachable(broker: dramatiq.Broker) -> bool:
+    """Redis answers a PING; the in-process broker is always there."""
+    if not isinstance(broker, RedisBroker):
+        return True
+    try:
+        return bool(await asyncio.to_thread(broker.client.ping))
+    except RedisError:
+        return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 
 from gateway.app import create_app
@@ -38,4 +40,17 @@ async def test_no_cors_headers_unless_configured(client: httpx.AsyncClient) -> N
 
 async def test_readyz_reports_the_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
-    assert response.json() == {"status": "ok", "checks": {"database": True}}
+    assert response.json() == {"status": "ok", "checks": {"database": True, "broker": True}}
+
+
+async def test_readyz_is_503_when_the_broker_is_unreachable(settings: Settings) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{closed_port}/0"}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/readyz")
+    await app.state.db.dispose()
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": True, "broker": False}
