@@ -3,21 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import AsyncIO
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.settings import Settings
+
+
+class ResilientRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker, raising a lost connection on any command as `ConnectionClosed`.
+
+    Dramatiq 2.2.1 lets a bare redis error escape from `enqueue` and `requeue`; when that happens
+    while a consumer moves a due delayed message (a receipt, a retry), the consumer thread dies and
+    the process silently stops running delayed messages. `ConnectionClosed` takes the consumer's
+    restart path instead.
+    """
+
+    def _dispatch(self, command: str) -> Callable[..., Any]:
+        dispatch = super()._dispatch(command)  # type: ignore[no-untyped-call]
+
+        def guarded(queue_name: str, *args: Any) -> Any:
+            try:
+                return dispatch(queue_name, *args)
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                raise ConnectionClosed(error) from error  # type: ignore[no-untyped-call]
+
+        return guarded
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     if settings.redis_url:
         # Timeouts, so that a Redis outage fails an enqueue (the sweeper recovers it) instead of hanging.
-        broker = RedisBroker(  # type: ignore[no-untyped-call]
+        broker = ResilientRedisBroker(  # type: ignore[no-untyped-call]
             url=settings.redis_url, namespace="weconn", socket_timeout=5, socket_connect_timeout=2
         )
     else:
