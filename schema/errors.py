@@ -1,14 +1,13 @@
-"""Gives every GraphQL error a stable `extensions.code`, the same codes REST uses."""
+"""Gives every GraphQL error a stable `extensions.code`, the same codes REST uses.
+
+Applied once per response by `schema.view.GraphQLView.process_result`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
-from graphql import ExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
-from strawberry.types import ExecutionResult as StrawberryResult
 
 from resolvers.errors import DomainError
 
@@ -33,12 +32,3 @@ def with_code(error: GraphQLError) -> GraphQLError:
         message, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
         original_error=None, extensions={**(error.extensions or {}), **extensions},
     )  # fmt: skip
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        # graphql-core's result after execution, Strawberry's after a pre-execution failure.
-        result = self.execution_context.result
-        if isinstance(result, ExecutionResult | StrawberryResult) and result.errors:
-            result.errors = [with_code(error) for error in result.errors]

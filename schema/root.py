@@ -24,7 +24,6 @@ from schema import accounts as account_fields
 from schema import contacts as contact_fields
 from schema import messages as message_fields
 from schema import templates as template_fields
-from schema.errors import ErrorCodes
 from schema.scalars import DateTimeScalar
 
 
@@ -60,7 +59,7 @@ class WeConnSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Errors are already coded and logged by ErrorCodes; nothing more to log."""
+        """Errors are coded, and unexpected ones logged, by `schema.errors.with_code`; nothing more here."""
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -75,7 +74,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     tokens = settings.graphql_max_tokens
     extensions: list[Callable[[], SchemaExtension]] = [
-        ErrorCodes,
         lambda: ParserCache(maxsize=1024),
         lambda: AddValidationRules(limit_rules),
         lambda: ValidationCache(maxsize=1024),

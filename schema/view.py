@@ -39,9 +39,7 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         return GraphQLContext(domain=domain)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        """Errors that never reached an operation (a query over the token limit) get their code here."""
+        """Every error gets its stable code here, whether a resolver raised it or it came before execution."""
         if result.errors:
-            result.errors = [
-                error if (error.extensions or {}).get("code") else with_code(error) for error in result.errors
-            ]
+            result.errors = [with_code(error) for error in result.errors]
         return await super().process_result(request, result)
