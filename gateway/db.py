@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,25 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_sqlite_writers: dict[str, threading.Lock] = {}
+
+
+def _sqlite_writer(url: str) -> threading.Lock:
+    return _sqlite_writers.setdefault(url, threading.Lock())
+
+
+async def _acquire(lock: threading.Lock) -> None:
+    """Takes a thread lock without blocking the event loop, and never leaks it to a cancellation."""
+    if lock.acquire(blocking=False):
+        return
+    waiting = asyncio.get_running_loop().run_in_executor(None, lock.acquire)
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        waiting.add_done_callback(lambda _done: lock.release())
+        raise
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     if is_sqlite(url):
@@ -51,8 +71,9 @@ class Database:
             self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         # SQLite has one writer at a time: queue writers here rather than in SQLite's busy loop,
-        # which sleeps in growing steps and turns contention into second-long tails.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        # which sleeps in growing steps and turns contention into second-long tails. The lock is
+        # per file and per process, shared by the gateway's loop and the embedded workers' loop.
+        self._write_lock: threading.Lock | None = _sqlite_writer(self.url) if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,12 +88,17 @@ class Database:
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncConnection]:
         """A transaction, committed when the block ends without an error."""
-        if self._write_lock is None:
+        lock = self._write_lock
+        if lock is None:
             async with self.engine.begin() as connection:
                 yield connection
             return
-        async with self._write_lock, self.engine.begin() as connection:
-            yield connection
+        await _acquire(lock)
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        finally:
+            lock.release()
 
     async def ping(self) -> bool:
         try:

@@ -1,0 +1,36 @@
+"""The SQLite writer lock: shared by every engine on the file, and never leaked by a cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from gateway.db import Database
+from gateway.settings import Settings
+
+
+async def test_a_cancelled_writer_does_not_keep_the_lock(settings: Settings, tmp_path) -> None:
+    sqlite = settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}"})
+    first, second = Database(sqlite), Database(sqlite)  # two engines, as the gateway and its workers
+    try:
+        async with first.writing() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            waiter = asyncio.create_task(_write(second, 1))
+            await asyncio.sleep(0.05)
+            assert not waiter.done()  # the other engine waits for this transaction
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        await asyncio.wait_for(_write(second, 2), timeout=5)
+        async with second.reading() as connection:
+            assert (await connection.execute(text("SELECT x FROM t"))).scalars().all() == [2]
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def _write(db: Database, value: int) -> None:
+    async with db.writing() as connection:
+        await connection.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": value})
