@@ -168,59 +168,51 @@ def _wait_consuming(worker: Worker, deadline: float) -> None:
 
 @dataclass
 class CpuMeter:
-    """CPU seconds of named processes (and of every `postgres` process) between start and stop,
-    of the busiest thread of each named process (an event loop saturates one thread), and of all
-    processes (those alive at the end). Per-process times are the scheduler's exact run times;
-    /proc/stat's tick-sampled totals undercount the many short bursts of this workload."""
+    """Cores used between start and stop by named processes and their busiest thread (an event
+    loop saturates one thread), by PostgreSQL, and by all processes. These are the scheduler's
+    exact run times per process; /proc/stat's tick-sampled totals undercount the many short bursts
+    of this workload. Group totals include the reaped children of each process, so a backend (or
+    any process) that exits during the measurement still counts, through its parent."""
 
     pids: dict[str, int]
-    started: dict[str, float] = field(default_factory=dict)
-    started_threads: dict[str, dict[int, float]] = field(default_factory=dict)
+    processes: dict[str, float] = field(default_factory=dict)
+    threads: dict[str, dict[int, float]] = field(default_factory=dict)
+    postgres: float = 0.0
+    everyone: float = 0.0
     started_at: float = 0.0
-    everyone_at_start: dict[int, float] = field(default_factory=dict)
 
     def start(self) -> None:
-        self.started, self.started_threads = self._read(), self._read_threads()
-        self.started_at, self.everyone_at_start = time.monotonic(), _every_process()
+        self.processes = {name: _cpu_seconds(Path(f"/proc/{pid}")) for name, pid in self.pids.items()}
+        self.threads = {name: _thread_seconds(pid) for name, pid in self.pids.items()}
+        self.postgres, self.everyone = _postgres_processes(), _every_process()
+        self.started_at = time.monotonic()
 
     def stop(self) -> dict[str, float]:
-        """Cores used on average by each process, its busiest thread, postgres, and the machine."""
-        now, threads, elapsed = (
-            self._read(),
-            self._read_threads(),
-            max(time.monotonic() - self.started_at, 1e-9),
-        )
+        elapsed = max(time.monotonic() - self.started_at, 1e-9)
         used: dict[str, float] = {}
-        for name, seconds in now.items():
-            used[name] = (seconds - self.started.get(name, 0.0)) / elapsed
-            if name in threads:
-                before = self.started_threads.get(name, {})
-                busiest = max(
-                    (value - before.get(tid, 0.0) for tid, value in threads[name].items()), default=0.0
-                )
-                used[f"{name}: busiest thread"] = busiest / elapsed
-        everyone = _every_process()
-        total = sum(seconds - self.everyone_at_start.get(pid, 0.0) for pid, seconds in everyone.items())
-        used["all processes of the machine"] = total / elapsed
+        for name, pid in self.pids.items():
+            used[name] = (_cpu_seconds(Path(f"/proc/{pid}")) - self.processes[name]) / elapsed
+            now = _thread_seconds(pid)
+            busiest = max(
+                (value - self.threads[name].get(tid, 0.0) for tid, value in now.items()), default=0.0
+            )
+            used[f"{name}: busiest thread"] = busiest / elapsed
+        used["postgres (all backends)"] = (_postgres_processes() - self.postgres) / elapsed
+        used["all processes of the machine"] = (_every_process() - self.everyone) / elapsed
         return used
 
-    def _read(self) -> dict[str, float]:
-        seconds = {name: _cpu_seconds(Path(f"/proc/{pid}")) for name, pid in self.pids.items()}
-        postgres = _pids_named("postgres")
-        seconds["postgres (all backends)"] = sum(_cpu_seconds(Path(f"/proc/{pid}")) for pid in postgres)
-        return seconds
 
-    def _read_threads(self) -> dict[str, dict[int, float]]:
-        return {name: _thread_seconds(pid) for name, pid in self.pids.items()}
-
-
-def _cpu_seconds(proc: Path) -> float:
-    """utime + stime of a process (/proc/PID) or a thread (/proc/PID/task/TID)."""
+def _cpu_seconds(proc: Path, *, reaped_children: bool = False) -> float:
+    """utime + stime of a process (/proc/PID) or a thread (/proc/PID/task/TID), and optionally
+    cutime + cstime (the children it has waited for)."""
     try:
         fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
 
 
 def _thread_seconds(pid: int) -> dict[int, float]:
@@ -240,8 +232,14 @@ def _pids_named(name: str) -> list[int]:
     return pids
 
 
-def _every_process() -> dict[int, float]:
-    return {int(entry.name): _cpu_seconds(entry) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
+def _postgres_processes() -> float:
+    """The postmaster with the backends it has reaped, plus the live backends."""
+    return sum(_cpu_seconds(Path(f"/proc/{pid}"), reaped_children=True) for pid in _pids_named("postgres"))
+
+
+def _every_process() -> float:
+    entries = (entry for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return sum(_cpu_seconds(entry, reaped_children=True) for entry in entries)
 
 
 @contextmanager
