@@ -18,25 +18,13 @@ from sqlalchemy import func, select
 from gateway.db import Database
 from gateway.tables import Integration, Message, Template
 from resolvers import messages
+from resolvers.bootstrap import DEMO_TEMPLATES
 from tests.support.tenants import TenantKeys
 
 API = "/api/v1/integrations/messages"
 SANDBOX = {"provider": "sandbox"}
 TEMPLATES = (
-    Template(
-        tenant_id=0,
-        key="appointment_reminder",
-        channel="sms",
-        body="Hi {{ name }}, this is a reminder of your appointment on {{ date }}.",
-        variables=["name", "date"],
-    ),
-    Template(
-        tenant_id=0,
-        key="delivery_update",
-        channel="whatsapp",
-        body="Hi {{ name }}, your order {{ order }} is on its way.",
-        variables=["name", "order"],
-    ),
+    *DEMO_TEMPLATES,
     Template(
         tenant_id=0,
         key="welcome",
