@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     max_body_bytes: int = 512 * 1024
+    import_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1)  # the contact import's body limit
     default_page_size: int = 20
     max_page_size: int = 100
     graphql_max_depth: int = 10
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     sweep_stale_seconds: int = 30  # queued or lease-expired sending this long: re-enqueued
     # `sent` this long with no receipt: the provider is asked for the status (receipts can be lost).
     receipt_timeout_seconds: int = 600
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)  # due campaigns are claimed this often
+    campaign_stall_seconds: int = Field(default=30, ge=1)  # a fan-out silent this long is resumed
+    campaign_chunk_size: int = Field(default=1000, ge=1, le=5000)  # contacts per fan-out transaction
     idempotency_ttl_seconds: int = 24 * 3600
     platform_sms_provider: str = "sandbox"  # the provider of `sms_routing: "platform"`
     platform_sms_sender: str = "WeConn"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.bus import EventBus, StatusEvent
@@ -18,6 +18,9 @@ from gateway.db import Database
 from gateway.settings import Settings
 from gateway.tables import Integration
 from gateway.tables.columns import table_of
+from resolvers import campaign_counters
+from resolvers.campaign_counters import CAMPAIGNS
+from resolvers.campaign_status import CampaignStatus
 from resolvers.message_status import MessageStatus, predecessors
 from resolvers.message_store import EVENTS, MESSAGES
 
@@ -72,33 +75,43 @@ class Delivery:
             MESSAGES.c.status == MessageStatus.QUEUED.value,
             and_(MESSAGES.c.status == MessageStatus.SENDING.value, MESSAGES.c.lease_expires_at < now),
         )
+        # A message of a cancelled campaign stays queued until the cancelling reaches it.
+        campaign_cancelled = exists().where(
+            CAMPAIGNS.c.id == MESSAGES.c.campaign_id, CAMPAIGNS.c.status == CampaignStatus.CANCELLED.value
+        )
         statement = (
             update(MESSAGES)
-            .where(MESSAGES.c.id == message_id, claimable)
+            .where(MESSAGES.c.id == message_id, claimable, ~campaign_cancelled)
             .values(
                 status=MessageStatus.SENDING.value,
+                previous_status=MESSAGES.c.status,
                 attempts=MESSAGES.c.attempts + 1,
                 lease_expires_at=now + timedelta(seconds=self.settings.send_lease_seconds),
                 updated_at=now,
             )
-            .returning(*OUTGOING_COLUMNS)
+            .returning(*OUTGOING_COLUMNS, MESSAGES.c.campaign_id, MESSAGES.c.previous_status)
         )
         events: list[StatusEvent] = []
         async with self.db.writing() as connection:
-            row = (await connection.execute(statement)).first()
-            if row is None:
+            found = (await connection.execute(statement)).first()
+            if found is None:
                 return None
-            if row.attempts == 1:
+            *row, campaign_id, before = found
+            if campaign_id is not None:
+                await campaign_counters.moved(
+                    connection, campaign_id=campaign_id, message_id=found.id, before=before, after="sending"
+                )
+            if found.attempts == 1:
                 sending = await _event(
                     connection,
-                    tenant_id=row.tenant_id,
-                    message_id=row.id,
-                    channel=row.channel,
+                    tenant_id=found.tenant_id,
+                    message_id=found.id,
+                    channel=found.channel,
                     status="sending",
                     now=now,
                 )
                 events.append(sending)
-            config = await self._config(connection, row.integration_id, row.channel, row.route)
+            config = await self._config(connection, found.integration_id, found.channel, found.route)
         self._publish(events)
         return Outgoing(*row, config)  # type: ignore[call-arg]
 
@@ -173,13 +186,23 @@ class Delivery:
         statement = (
             update(MESSAGES)
             .where(MESSAGES.c.id == message_id, MESSAGES.c.status.in_(predecessors(target)))
-            .values(status=target.value, updated_at=now, **values)
-            .returning(MESSAGES.c.tenant_id, MESSAGES.c.channel)
+            .values(status=target.value, previous_status=MESSAGES.c.status, updated_at=now, **values)
+            .returning(
+                MESSAGES.c.tenant_id, MESSAGES.c.channel, MESSAGES.c.campaign_id, MESSAGES.c.previous_status
+            )
         )
         async with self.db.writing() as connection:
             row = (await connection.execute(statement)).first()
             if row is None:
                 return None  # already there or beyond: a repeat, or a late receipt
+            if row.campaign_id is not None:
+                await campaign_counters.moved(
+                    connection,
+                    campaign_id=row.campaign_id,
+                    message_id=message_id,
+                    before=row.previous_status,
+                    after=target.value,
+                )
             event = await _event(
                 connection,
                 tenant_id=row.tenant_id,

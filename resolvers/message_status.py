@@ -1,5 +1,6 @@
 """The message status machine: `queued -> sending -> sent -> delivered | undelivered | failed`,
-plus `read` after delivery on WhatsApp. A transition only ever moves forward."""
+plus `read` after delivery on WhatsApp, and `cancelled` for a queued campaign message whose
+campaign was cancelled. A transition only ever moves forward."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class MessageStatus(StrEnum):
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     READ = "read"
+    CANCELLED = "cancelled"
 
 
 RANK = {
@@ -24,11 +26,20 @@ RANK = {
     MessageStatus.UNDELIVERED: 3,
     MessageStatus.FAILED: 3,
     MessageStatus.READ: 4,
+    MessageStatus.CANCELLED: 3,
 }
-FINAL = frozenset({MessageStatus.UNDELIVERED, MessageStatus.FAILED, MessageStatus.READ})
+FINAL = frozenset(
+    {MessageStatus.UNDELIVERED, MessageStatus.FAILED, MessageStatus.READ, MessageStatus.CANCELLED}
+)
 # `delivered` is final except on WhatsApp, where `read` may follow.
 SETTLED = frozenset(
-    {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED, MessageStatus.READ}
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.READ,
+        MessageStatus.CANCELLED,
+    }
 )
 
 
@@ -36,6 +47,8 @@ def predecessors(target: MessageStatus) -> list[str]:
     """Every status from which `target` is a forward move."""
     if target is MessageStatus.READ:
         return [MessageStatus.SENT.value, MessageStatus.DELIVERED.value]
+    if target is MessageStatus.CANCELLED:
+        return [MessageStatus.QUEUED.value]
     return [status.value for status, rank in RANK.items() if rank < RANK[target]]
 
 

@@ -8,6 +8,7 @@ import dramatiq
 
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
+from workers.campaign_actors import register_campaign_actors
 from workers.providers.base import ProviderError, StatusLookup
 from workers.runtime import RuntimeFactory, WorkerRuntime
 
@@ -75,6 +76,7 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
 
     dramatiq.actor(broker=broker, actor_name="apply_receipt", max_retries=5)(apply_receipt)
     dramatiq.actor(broker=broker, actor_name="reconcile_message", max_retries=3)(reconcile_message)
+    register_campaign_actors(broker, runtimes)
 
 
 async def _send(runtime: WorkerRuntime, message: Outgoing) -> None:

@@ -13,12 +13,13 @@ from gateway.db import Database
 from gateway.queue import BrokerQueue
 from gateway.settings import Settings
 from workers.actors import register_actors
+from workers.campaign_scheduler import run_scheduler
 from workers.runtime import RuntimeFactory
 from workers.sweeper import run_sweeper
 
 
 class WorkerPool:
-    """Runs the actors of `broker` on worker threads, and the sweeper on the caller's loop."""
+    """Runs the actors of `broker` on worker threads; the sweeper and scheduler on the caller's loop."""
 
     def __init__(
         self, settings: Settings, broker: dramatiq.Broker, bus: EventBus | None, *, threads: int
@@ -30,6 +31,7 @@ class WorkerPool:
         self.threads = threads
         self._worker: dramatiq.Worker | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._scheduler: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
     def start_workers(self) -> None:
@@ -38,15 +40,18 @@ class WorkerPool:
 
     def start_sweeper(self, db: Database) -> None:
         self._stop.clear()
-        self._sweeper = asyncio.create_task(
-            run_sweeper(db, BrokerQueue(self.broker), self.settings, self._stop)
+        queue = BrokerQueue(self.broker)
+        self._sweeper = asyncio.create_task(run_sweeper(db, queue, self.settings, self._stop))
+        self._scheduler = asyncio.create_task(
+            run_scheduler(db, queue, self.settings, self._stop, self.runtimes.bus)
         )
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._sweeper is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._scheduler):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._worker is not None:
             loop_thread = get_event_loop_thread()
             if loop_thread is not None:

@@ -1,4 +1,4 @@
-"""`weconn worker`: a scaled-out worker process on the Redis broker, with its own sweeper."""
+"""`weconn worker`: a scaled-out worker process on the Redis broker, with its own sweeper and scheduler."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gateway.queue import BrokerQueue
 from gateway.settings import Settings
 from workers.actors import register_actors
 from workers.broker import build_broker
+from workers.campaign_scheduler import run_scheduler
 from workers.runtime import RuntimeFactory
 from workers.sweeper import run_sweeper
 
@@ -56,7 +57,10 @@ def _sweep_until(settings: Settings, broker: dramatiq.Broker, stop: threading.Ev
         watcher = asyncio.create_task(asyncio.to_thread(stop.wait))
         watcher.add_done_callback(lambda _task: stopped.set())
         try:
-            await run_sweeper(db, BrokerQueue(broker), settings, stopped)
+            queue = BrokerQueue(broker)
+            await asyncio.gather(
+                run_sweeper(db, queue, settings, stopped), run_scheduler(db, queue, settings, stopped)
+            )
         finally:
             await db.dispose()
 

@@ -1,5 +1,6 @@
 """SQLModel tables. Importing this package registers every table on `SQLModel.metadata`."""
 
+from gateway.tables.campaigns import Campaign, CampaignCounter
 from gateway.tables.contacts import Contact, ContactTag
 from gateway.tables.integrations import Integration, Template
 from gateway.tables.messaging import IdempotencyKey, Message, MessageEvent, OptOut
@@ -7,6 +8,8 @@ from gateway.tables.tenancy import ApiKey, Membership, RefreshToken, Tenant, Use
 
 __all__ = [
     "ApiKey",
+    "Campaign",
+    "CampaignCounter",
     "Contact",
     "ContactTag",
     "IdempotencyKey",

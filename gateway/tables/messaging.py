@@ -19,6 +19,9 @@ class Message(SQLModel, table=True):
         Index("ix_messages_tenant_id_id", "tenant_id", "id"),
         Index("ix_messages_status_updated_at", "status", "updated_at"),
         Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+        Index("ix_messages_campaign_id_status", "campaign_id", "status"),
+        # A campaign reaches each contact at most once, whatever crashes and retries happen.
+        UniqueConstraint("campaign_id", "contact_id", name="uq_messages_campaign_contact"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -35,6 +38,10 @@ class Message(SQLModel, table=True):
     template_key: str | None = Field(default=None, max_length=100)
     variables: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(max_length=16)
+    # The status before the last transition, set by the same UPDATE (campaign counters move by it).
+    previous_status: str | None = Field(default=None, max_length=16)
+    campaign_id: int | None = Field(default=None, foreign_key="campaigns.id", ondelete="SET NULL")
+    contact_id: int | None = Field(default=None, foreign_key="contacts.id", ondelete="SET NULL")
     provider_message_id: str | None = Field(default=None, max_length=128)
     error_code: str | None = Field(default=None, max_length=64)
     error_message: str | None = Field(default=None, max_length=1000)
