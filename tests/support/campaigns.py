@@ -88,7 +88,7 @@ async def wait_until_settled(
     while True:
         view = await status(client, tenant, campaign_id)
         stats = view["stats"]
-        if view["status"] == "completed" and stats["sent"] == 0 or time.monotonic() > deadline:
+        if (view["status"] == "completed" and stats["sent"] == 0) or time.monotonic() > deadline:
             return view
         await asyncio.sleep(0.05)
 
