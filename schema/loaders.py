@@ -10,8 +10,10 @@ from strawberry.dataloader import DataLoader
 
 from gateway.db import Database
 from gateway.tables import Membership, Tenant
-from resolvers.message_reads import Transition
+from resolvers.campaign_messages import CampaignMessagesRequest, campaign_message_pages
+from resolvers.message_reads import MessageView, Transition
 from resolvers.message_store import EVENTS
+from resolvers.pagination import Page
 
 
 class Loaders:
@@ -20,6 +22,9 @@ class Loaders:
         self.tenant_by_id = DataLoader[int, Tenant | None](load_fn=self._tenants)
         self.memberships_by_user = DataLoader[int, list[Membership]](load_fn=self._memberships)
         self.events_by_message = DataLoader[int, list[Transition]](load_fn=self._events)
+        self.messages_by_campaign = DataLoader[CampaignMessagesRequest, Page[MessageView] | None](
+            load_fn=self._campaign_messages
+        )
 
     async def _tenants(self, ids: Sequence[int]) -> list[Tenant | None]:
         async with self.db.sessions() as session:
@@ -47,3 +52,9 @@ class Loaders:
             for message_id, *transition in await connection.execute(query):
                 grouped[message_id].append(Transition(*transition))
         return [grouped[message_id] for message_id in message_ids]
+
+    async def _campaign_messages(
+        self, requests: Sequence[CampaignMessagesRequest]
+    ) -> list[Page[MessageView] | None]:
+        """Pages of many campaigns' messages (each request its own page) in two queries."""
+        return await campaign_message_pages(self.db, requests)

@@ -21,6 +21,8 @@ from strawberry.types import ExecutionContext
 
 from gateway.settings import Settings
 from schema import accounts as account_fields
+from schema import campaign_types
+from schema import campaigns as campaign_fields
 from schema import contacts as contact_fields
 from schema import messages as message_fields
 from schema import templates as template_fields
@@ -39,6 +41,8 @@ class Query:
     integrations: list[template_fields.Integration] = strawberry.field(
         resolver=template_fields.resolve_integrations
     )
+    campaigns: campaign_types.CampaignPage = strawberry.field(resolver=campaign_fields.resolve_campaigns)
+    campaign: campaign_types.Campaign = strawberry.field(resolver=campaign_fields.resolve_campaign)
 
 
 @strawberry.type
@@ -53,6 +57,18 @@ class Mutation:
     create_template: template_fields.Template = strawberry.mutation(resolver=template_fields.create_template)
     update_template: template_fields.Template = strawberry.mutation(resolver=template_fields.update_template)
     delete_template: str = strawberry.mutation(resolver=template_fields.delete_template)
+    create_campaign: campaign_types.Campaign = strawberry.mutation(resolver=campaign_fields.create_campaign)
+    send_campaign: campaign_types.Campaign = strawberry.mutation(
+        resolver=campaign_fields.send_campaign, description="Sends a draft or scheduled campaign now."
+    )
+    schedule_campaign: campaign_types.Campaign = strawberry.mutation(
+        resolver=campaign_fields.schedule_campaign,
+        description="Schedules a campaign (ISO 8601 `scheduledAt`, in the future), or moves its time.",
+    )
+    cancel_campaign: campaign_types.Campaign = strawberry.mutation(
+        resolver=campaign_fields.cancel_campaign,
+        description="Cancels a scheduled or sending campaign: its queued messages are cancelled.",
+    )
 
 
 class WeConnSchema(strawberry.Schema):
