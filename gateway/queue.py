@@ -13,6 +13,17 @@ from typing import Any, Protocol
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+# Actors with a queue of their own, so they never wait behind a backlog of sends: a campaign's
+# fan-out enqueues 100,000 sends, and neither its own resumption nor the delivery receipts of
+# the first sends may queue up behind them.
+ACTOR_QUEUES = {"fan_out_campaign": "campaigns", "apply_receipt": "receipts", "reconcile_message": "receipts"}
+DEFAULT_QUEUE = "default"
+PIPELINE_SIZE = 500  # messages per Redis round trip
+
+
+def queue_of(actor: str) -> str:
+    return ACTOR_QUEUES.get(actor, DEFAULT_QUEUE)
+
 
 class TaskQueue(Protocol):
     async def enqueue(
@@ -20,19 +31,21 @@ class TaskQueue(Protocol):
     ) -> None:
         """Enqueue one message per call (the positional arguments of the actor)."""
 
+    async def pending(self, actor: str) -> int:
+        """About how many messages wait in (or are being worked off) the actor's queue."""
+
 
 class BrokerQueue:
     """Enqueues Dramatiq messages by actor name on any broker (in-process or Redis)."""
 
-    def __init__(self, broker: dramatiq.Broker, queue_name: str = "default") -> None:
+    def __init__(self, broker: dramatiq.Broker) -> None:
         self.broker = broker
-        self.queue_name = queue_name
 
     async def enqueue(
         self, actor: str, calls: Sequence[tuple[Any, ...]], *, delay_ms: int | None = None
     ) -> None:
         messages: list[dramatiq.Message[Any]] = [
-            dramatiq.Message(queue_name=self.queue_name, actor_name=actor, args=args, kwargs={}, options={})
+            dramatiq.Message(queue_name=queue_of(actor), actor_name=actor, args=args, kwargs={}, options={})
             for args in calls
         ]
         if isinstance(self.broker, StubBroker):
@@ -41,6 +54,19 @@ class BrokerQueue:
         # Broker clients are blocking (redis-py); keep them off the event loop.
         await asyncio.to_thread(self._enqueue_all, messages, delay_ms)
 
+    async def pending(self, actor: str) -> int:
+        queue_name = queue_of(actor)
+        if isinstance(self.broker, StubBroker):
+            queue = self.broker.queues.get(queue_name)
+            return 0 if queue is None else queue.qsize()
+        size = await asyncio.to_thread(self.broker.do_qsize, queue_name)  # type: ignore[attr-defined]
+        return int(size)
+
     def _enqueue_all(self, messages: list[dramatiq.Message[Any]], delay_ms: int | None) -> None:
+        enqueue_many = getattr(self.broker, "enqueue_many", None)  # the Redis broker's pipeline
+        if enqueue_many is not None and delay_ms is None and len(messages) > 1:
+            for start in range(0, len(messages), PIPELINE_SIZE):
+                enqueue_many(messages[start : start + PIPELINE_SIZE])
+            return
         for message in messages:
             self.broker.enqueue(message, delay=delay_ms)

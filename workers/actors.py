@@ -6,6 +6,7 @@ import logging
 
 import dramatiq
 
+from gateway.queue import queue_of
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
 from workers.campaign_actors import register_campaign_actors
@@ -74,8 +75,14 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
                 error_message=receipt.error_message,
             )
 
-    dramatiq.actor(broker=broker, actor_name="apply_receipt", max_retries=5)(apply_receipt)
-    dramatiq.actor(broker=broker, actor_name="reconcile_message", max_retries=3)(reconcile_message)
+    receipts = queue_of("apply_receipt")
+    dramatiq.actor(broker=broker, actor_name="apply_receipt", queue_name=receipts, max_retries=5)(
+        apply_receipt
+    )
+    reconciling = queue_of("reconcile_message")
+    dramatiq.actor(broker=broker, actor_name="reconcile_message", queue_name=reconciling, max_retries=3)(
+        reconcile_message
+    )
     register_campaign_actors(broker, runtimes)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import AsyncIO
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -37,6 +39,33 @@ class ResilientRedisBroker(RedisBroker):
                 raise ConnectionClosed(error) from error  # type: ignore[no-untyped-call]
 
         return guarded
+
+    def enqueue_many(self, messages: list[dramatiq.Message[Any]]) -> None:
+        """Enqueues every message in one Redis round trip (a pipeline of the broker's own script).
+
+        `enqueue` makes a round trip per message, about 0.2 ms each: a fan-out's 1,000 sends a
+        chunk would spend most of their time waiting on the network. This does what `enqueue`
+        does for each message (a unique Redis id, the middleware hooks, the `enqueue` command of
+        Dramatiq 2.2.1's dispatch script), with no maintenance run, in one pipeline.
+        """
+        dispatch = self.scripts["dispatch"]
+        copies = [message.copy(options={"redis_message_id": str(uuid4())}) for message in messages]
+        try:
+            with self.client.pipeline(transaction=False) as pipeline:
+                for message in copies:
+                    self.emit_before("enqueue", message, None)
+                    arguments = [
+                        "enqueue", current_millis(), message.queue_name, self.broker_id,
+                        self.heartbeat_timeout, self.dead_message_ttl, 0,
+                        self._max_unpack_size(),  # type: ignore[no-untyped-call]
+                        message.options["redis_message_id"], message.encode(),
+                    ]  # fmt: skip
+                    dispatch(args=arguments, keys=[self.namespace], client=pipeline)
+                pipeline.execute()
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise ConnectionClosed(error) from error  # type: ignore[no-untyped-call]
+        for message in copies:
+            self.emit_after("enqueue", message, None)
 
 
 def build_broker(settings: Settings) -> dramatiq.Broker:

@@ -6,6 +6,7 @@ import logging
 
 import dramatiq
 
+from gateway.queue import queue_of
 from resolvers.campaign_fanout import FanOut
 from resolvers.campaigns import FAN_OUT_ACTOR
 from workers.runtime import RuntimeFactory
@@ -28,6 +29,10 @@ def register_campaign_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) 
         step = await fan_out.run()
         logger.info("campaign %d fan-out: %s after %d chunks", campaign_id, step.value, fan_out.chunks)
 
-    dramatiq.actor(broker=broker, actor_name=FAN_OUT_ACTOR, max_retries=20, time_limit=FAN_OUT_TIME_LIMIT_MS)(
-        fan_out_campaign
-    )
+    dramatiq.actor(
+        broker=broker,
+        actor_name=FAN_OUT_ACTOR,
+        queue_name=queue_of(FAN_OUT_ACTOR),
+        max_retries=20,
+        time_limit=FAN_OUT_TIME_LIMIT_MS,
+    )(fan_out_campaign)

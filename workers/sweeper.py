@@ -35,11 +35,15 @@ async def sweep_once(db: Database, queue: TaskQueue, settings: Settings) -> int:
     queued = and_(MESSAGES.c.status == MessageStatus.QUEUED.value, MESSAGES.c.updated_at < stale)
     sending = and_(MESSAGES.c.status == MessageStatus.SENDING.value, MESSAGES.c.lease_expires_at < stale)
     sent = and_(MESSAGES.c.status == MessageStatus.SENT.value, MESSAGES.c.updated_at < unanswered)
-    passes = (
-        (queued, {"updated_at": now}, SEND_ACTOR),
+    passes = [
         (sending, {"lease_expires_at": now}, SEND_ACTOR),
         (sent, {"updated_at": now}, RECONCILE_ACTOR),
-    )
+    ]
+    # Old `queued` rows behind a deep backlog are still in the broker, only waiting: re-enqueuing
+    # them would pile duplicates onto the backlog. Lost ones (a crash before the enqueue, a Redis
+    # flush) are picked up once the queue is shallow again.
+    if await queue.pending(SEND_ACTOR) < BATCH:
+        passes.insert(0, (queued, {"updated_at": now}, SEND_ACTOR))
     total = 0
     for condition, touch, actor in passes:
         async with db.reading() as connection:

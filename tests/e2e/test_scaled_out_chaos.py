@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -44,10 +42,12 @@ import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
 
+from gateway.queue import queue_of
 from gateway.settings import Settings
 from tests.support.databases import BACKEND, create_database, drop_database
 from tests.support.redis_server import REDIS_SERVER, MonitorTap, RedisServer
-from tests.support.server import WECONN, ServerProcess, environment, start_server
+from tests.support.server import ServerProcess, start_server
+from tests.support.worker_processes import WorkerProcess, start_worker, stop_all
 from workers.broker import build_broker
 
 SEND_BATCH = "/api/v1/integrations/messages/send-batch"
@@ -71,7 +71,8 @@ EXTRA_OUTAGE_SECONDS = 0.5
 CONSUMER_RESTART_WAIT_SECONDS = 4.0  # Dramatiq restarts a consumer 3 s after a connection error
 EXPECTED_EVENTS = ["queued", "sending", "sent", "delivered"]
 PROVIDER_ID = r"SB[0-9a-f]{32}"  # the sandbox's provider message ids
-DELAYED_QUEUE_KEY = "weconn:default.DQ"  # Dramatiq's delayed queue (RedisBroker, namespace weconn)
+# Dramatiq's delayed queue of the receipts (RedisBroker, namespace weconn)
+DELAYED_QUEUE_KEY = f"weconn:{queue_of('apply_receipt')}.DQ"
 TIMINGS = {
     "WECONN_SWEEP_INTERVAL_SECONDS": "0.5",
     "WECONN_SWEEP_STALE_SECONDS": "3",
@@ -92,65 +93,6 @@ pytestmark = [
         reason="redis-server is not installed (make test installs it: tools/ensure-system-deps.sh)",
     ),
 ]
-
-
-@dataclass
-class WorkerProcess:
-    """`weconn worker`, its stdout and stderr (Python's last-resort log handler) collected."""
-
-    name: str
-    process: subprocess.Popen[str]
-    output: list[str] = field(default_factory=list)
-
-    def wait_consuming(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any("weconn worker consuming" in line for line in self.output):
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.name} did not start consuming:\n{self.log()}")
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def log(self, lines: int = 60) -> str:
-        return f"--- {self.name} (last {lines} lines) ---\n" + "".join(self.output[-lines:])
-
-
-def start_worker(name: str, data_dir: Path, database_url: str, **extra: str) -> WorkerProcess:
-    process = subprocess.Popen(
-        [WECONN, "worker", "--threads", str(WORKER_THREADS)],
-        env=environment(data_dir, database_url, **extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    worker = WorkerProcess(name, process)
-    threading.Thread(target=_drain, args=(process, worker.output), daemon=True).start()
-    return worker
-
-
-def _drain(process: subprocess.Popen[str], sink: list[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        sink.append(line)  # noqa: PERF402 - each line must be visible while the process runs
-
-
-def stop_all(processes: list[subprocess.Popen[str]]) -> None:
-    """SIGTERM to every process at once, then SIGKILL to whatever still runs 10 s later."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    deadline = time.monotonic() + 10
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -230,7 +172,7 @@ def enqueue_receipts_falling_due_around(redis_url: str, moment: float) -> None:
     try:
         for number, offset_ms in enumerate(range(-200, 400, 40)):
             message: dramatiq.Message[Any] = dramatiq.Message(
-                queue_name="default",
+                queue_name=queue_of("apply_receipt"),
                 actor_name="apply_receipt",
                 args=("sandbox", f"chaos-probe-{number}", "delivered", None, None),
                 kwargs={},
@@ -337,7 +279,10 @@ async def run_chaos(directory: Path) -> ChaosRun:
         tap = MonitorTap(redis, PROVIDER_ID).start()
         extra = {"WECONN_REDIS_URL": redis.url, **TIMINGS}
         server = start_server(directory / "data", database_url, **extra)
-        workers = [start_worker(f"worker{n}", directory / "data", database_url, **extra) for n in (1, 2)]
+        workers = [
+            start_worker(f"worker{n}", directory / "data", database_url, threads=WORKER_THREADS, **extra)
+            for n in (1, 2)
+        ]
         for worker in workers:
             worker.wait_consuming()
         victim, survivor = workers

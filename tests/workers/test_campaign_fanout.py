@@ -45,6 +45,9 @@ class RecordingQueue:
     ) -> None:
         self.calls.extend((actor, args) for args in calls)
 
+    async def pending(self, actor: str) -> int:
+        return 0
+
     def of(self, actor: str) -> list[tuple[Any, ...]]:
         return [args for name, args in self.calls if name == actor]
 
