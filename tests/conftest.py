@@ -78,6 +78,7 @@ async def other_tenant(db: Database) -> TenantKeys:
 async def quiet_app(settings: Settings) -> AsyncIterator[object]:
     """The same service with no workers or sweeper: nothing else touches its engine (query counts)."""
     application = create_app(settings, run_workers=False)
+    await upgrade_to_head(application.state.db.engine)  # also when no test used `app` first
     yield application
     await application.state.db.dispose()
 

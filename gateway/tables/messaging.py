@@ -20,6 +20,7 @@ class Message(SQLModel, table=True):
         Index("ix_messages_status_updated_at", "status", "updated_at"),
         Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
         Index("ix_messages_campaign_id_status", "campaign_id", "status"),
+        Index("ix_messages_campaign_id_id", "campaign_id", "id"),  # a campaign's messages, newest first
         # A campaign reaches each contact at most once, whatever crashes and retries happen.
         UniqueConstraint("campaign_id", "contact_id", name="uq_messages_campaign_contact"),
     )

@@ -78,6 +78,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("campaign_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("contact_id", sa.Integer(), nullable=True))
         batch_op.create_index("ix_messages_campaign_id_status", ["campaign_id", "status"], unique=False)
+        batch_op.create_index("ix_messages_campaign_id_id", ["campaign_id", "id"], unique=False)
         batch_op.create_unique_constraint("uq_messages_campaign_contact", ["campaign_id", "contact_id"])
         batch_op.create_foreign_key(
             "fk_messages_campaign_id", "campaigns", ["campaign_id"], ["id"], ondelete="SET NULL"
@@ -95,6 +96,7 @@ def downgrade() -> None:
         batch_op.drop_constraint("fk_messages_contact_id", type_="foreignkey")
         batch_op.drop_constraint("fk_messages_campaign_id", type_="foreignkey")
         batch_op.drop_constraint("uq_messages_campaign_contact", type_="unique")
+        batch_op.drop_index("ix_messages_campaign_id_id")
         batch_op.drop_index("ix_messages_campaign_id_status")
         batch_op.drop_column("contact_id")
         batch_op.drop_column("campaign_id")
