@@ -30,6 +30,8 @@ class Content:
     body: str
     subject: str | None
     template_key: str | None
+    # The subject once rendered, when it reads no variable: the same for every contact.
+    fixed_subject: str | None = None
 
 
 async def check_content(
@@ -92,7 +94,15 @@ async def resolve_content(
                 f"unknown: {', '.join(unknown)}",
                 fields={name: [f"unknown variables: {', '.join(unknown)}"]},
             )
-    return Content(channel=channel, route=route, body=body, subject=subject, template_key=template_key)
+    fixed = render(subject, {}, field="subject") if subject and not declared_variables(subject) else None
+    return Content(
+        channel=channel,
+        route=route,
+        body=body,
+        subject=subject,
+        template_key=template_key,
+        fixed_subject=fixed,
+    )
 
 
 def contact_variables(contact: Any) -> dict[str, Any]:
@@ -108,7 +118,9 @@ def contact_variables(contact: Any) -> dict[str, Any]:
 def render_for(content: Content, variables: dict[str, Any]) -> tuple[str | None, str]:
     """(subject, body) for one contact; a ValidationFailed when the contact's data does not fit."""
     body = render(content.body, variables, html=content.channel == "email")
-    subject = render(content.subject, variables, field="subject") if content.subject else None
+    subject = content.fixed_subject
+    if subject is None and content.subject:
+        subject = render(content.subject, variables, field="subject")
     if content.channel == "email" and not subject:
         subject = derived_subject(body)
     if content.channel == "sms" and len(body) > MAX_SMS_CHARS:

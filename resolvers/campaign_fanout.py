@@ -139,9 +139,11 @@ class FanOut:
             return []
         events = [{"tenant_id": tenant_id, "message_id": message_id, "status": MessageStatus.QUEUED.value,
                    "detail": {}, "occurred_at": now} for message_id in ids]  # fmt: skip
-        statement = insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True)
-        event_ids = list((await connection.execute(statement, events)).scalars())
-        return list(zip(ids, event_ids, strict=True))
+        # Paired by message id, not by order: SQLite can only keep RETURNING in parameter order by
+        # inserting row by row, twenty times slower than one multi-row INSERT.
+        statement = insert(EVENTS).returning(EVENTS.c.message_id, EVENTS.c.id)
+        event_ids: dict[int, int] = dict((await connection.execute(statement, events)).tuples().all())
+        return [(message_id, event_ids[message_id]) for message_id in ids]
 
     async def _record(
         self,
