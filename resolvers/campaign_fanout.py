@@ -142,7 +142,7 @@ class FanOut:
         # Paired by message id, not by order: SQLite can only keep RETURNING in parameter order by
         # inserting row by row, twenty times slower than one multi-row INSERT.
         statement = insert(EVENTS).returning(EVENTS.c.message_id, EVENTS.c.id)
-        event_ids: dict[int, int] = dict((await connection.execute(statement, events)).tuples().all())
+        event_ids = {int(row[0]): int(row[1]) for row in await connection.execute(statement, events)}
         return [(message_id, event_ids[message_id]) for message_id in ids]
 
     async def _record(
