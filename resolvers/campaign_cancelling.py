@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 
-from gateway.bus import EventBus, StatusEvent
+from gateway.bus import EventPublisher, StatusEvent
 from gateway.db import Database
 from resolvers import campaign_counters
 from resolvers.message_status import MessageStatus
@@ -17,7 +17,7 @@ QUEUED = MessageStatus.QUEUED.value
 CANCELLED = MessageStatus.CANCELLED.value
 
 
-async def cancel_queued(db: Database, campaign_id: int, bus: EventBus | None) -> int:
+async def cancel_queued(db: Database, campaign_id: int, bus: EventPublisher | None) -> int:
     """Moves every still-queued message of the campaign to `cancelled`; returns how many."""
     total = 0
     while True:
@@ -54,7 +54,7 @@ async def cancel_queued(db: Database, campaign_id: int, bus: EventBus | None) ->
             )
         total += len(rows)
         if bus is not None:
-            bus.publish(
+            await bus.publish(
                 [
                     StatusEvent(
                         event_id,
@@ -64,6 +64,7 @@ async def cancel_queued(db: Database, campaign_id: int, bus: EventBus | None) ->
                         CANCELLED,
                         now,
                         {"reason": "campaign_cancelled"},
+                        campaign_id,
                     )
                     for event_id, row in zip(event_ids, rows, strict=True)
                 ]

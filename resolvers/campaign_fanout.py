@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.bus import EventBus, StatusEvent
+from gateway.bus import EventPublisher, StatusEvent
 from gateway.db import Database
 from gateway.queue import TaskQueue
 from gateway.settings import Settings
@@ -53,7 +53,7 @@ class FanOut:
     db: Database
     settings: Settings
     queue: TaskQueue
-    bus: EventBus | None
+    bus: EventPublisher | None
     campaign_id: int
     chunk_size: int = 1000
     _content: Content | None = field(default=None, init=False)
@@ -172,20 +172,21 @@ class FanOut:
     async def _hand_over(
         self, tenant_id: int, channel: str, queued: list[tuple[int, int]], now: datetime
     ) -> None:
-        """After the commit: a failed enqueue only delays, since the sweeper re-sends queued rows."""
+        """After the commit: subscribers hear of the messages first, then the senders get them
+        (a failed enqueue only delays: the sweeper re-sends queued rows)."""
         if not queued:
             return
+        if self.bus is not None:
+            status = MessageStatus.QUEUED.value
+            await self.bus.publish(
+                [
+                    StatusEvent(event_id, tenant_id, message_id, channel, status, now, {}, self.campaign_id)
+                    for message_id, event_id in queued
+                ]
+            )
         try:
             await self.queue.enqueue(SEND_ACTOR, [(message_id,) for message_id, _ in queued])
         except Exception:  # any broker failure
             logger.exception(
                 "enqueue failed for %d campaign messages; the sweeper will send them", len(queued)
-            )
-        if self.bus is not None:
-            queued_status = MessageStatus.QUEUED.value
-            self.bus.publish(
-                [
-                    StatusEvent(event_id, tenant_id, message_id, channel, queued_status, now)
-                    for message_id, event_id in queued
-                ]
             )

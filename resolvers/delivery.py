@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.bus import EventBus, StatusEvent
+from gateway.bus import EventPublisher, StatusEvent
 from gateway.db import Database
 from gateway.settings import Settings
 from gateway.tables import Integration
@@ -63,7 +63,7 @@ class Outgoing:
 
 
 class Delivery:
-    def __init__(self, db: Database, settings: Settings, bus: EventBus | None) -> None:
+    def __init__(self, db: Database, settings: Settings, bus: EventPublisher | None) -> None:
         self.db = db
         self.settings = settings
         self.bus = bus
@@ -109,10 +109,11 @@ class Delivery:
                     channel=found.channel,
                     status="sending",
                     now=now,
+                    campaign_id=campaign_id,
                 )
                 events.append(sending)
             config = await self._config(connection, found.integration_id, found.channel, found.route)
-        self._publish(events)
+        await self._publish(events)
         return Outgoing(*row, config)  # type: ignore[call-arg]
 
     async def awaiting_receipt(self, message_id: int) -> tuple[Outgoing, str] | None:
@@ -211,8 +212,9 @@ class Delivery:
                 status=target.value,
                 now=now,
                 detail=detail,
+                campaign_id=row.campaign_id,
             )
-        self._publish([event])
+        await self._publish([event])
         return event
 
     async def _config(
@@ -228,9 +230,9 @@ class Delivery:
         config = channels.get(channel, {})
         return config if isinstance(config, dict) else {}
 
-    def _publish(self, events: list[StatusEvent]) -> None:
+    async def _publish(self, events: list[StatusEvent]) -> None:
         if self.bus is not None and events:
-            self.bus.publish(events)
+            await self.bus.publish(events)
 
 
 async def _event(
@@ -242,6 +244,7 @@ async def _event(
     status: str,
     now: datetime,
     detail: dict[str, Any] | None = None,
+    campaign_id: int | None = None,
 ) -> StatusEvent:
     detail = detail or {}
     values = {
@@ -252,4 +255,4 @@ async def _event(
         "occurred_at": now,
     }
     event_id = (await connection.execute(insert(EVENTS).values(values).returning(EVENTS.c.id))).scalar_one()
-    return StatusEvent(event_id, tenant_id, message_id, channel, status, now, detail)
+    return StatusEvent(event_id, tenant_id, message_id, channel, status, now, detail, campaign_id)

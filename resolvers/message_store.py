@@ -95,26 +95,21 @@ async def _inserted_ids(connection: AsyncConnection, rows: list[dict[str, Any]])
 
 
 async def hand_over(ctx: Context, plan: Plan, stored: list[Stored]) -> None:
-    """After the commit: enqueue each message and tell live subscribers it is queued.
+    """After the commit: tell live subscribers the messages are queued, then enqueue them.
 
+    Published first, so that no subscriber sees a worker's `sending` before the `queued` it follows.
     The rows are committed, so the request has succeeded whatever the broker says: a failed
     enqueue is logged, and the sweeper sends those messages once they are `sweep_stale_seconds` old.
     """
+    if ctx.bus is not None:
+        queued = MessageStatus.QUEUED.value
+        await ctx.bus.publish(
+            [
+                StatusEvent(item.event_id, plan.tenant_id, item.id, plan.channel, queued, item.created_at)
+                for item in stored
+            ]
+        )
     try:
         await ctx.task_queue().enqueue(SEND_ACTOR, [(item.id,) for item in stored])
     except Exception:  # any broker failure: the sweeper recovers these rows
         logger.exception("enqueue failed for %d committed messages; the sweeper will send them", len(stored))
-    if ctx.bus is not None:
-        ctx.bus.publish(
-            [
-                StatusEvent(
-                    item.event_id,
-                    plan.tenant_id,
-                    item.id,
-                    plan.channel,
-                    MessageStatus.QUEUED.value,
-                    item.created_at,
-                )
-                for item in stored
-            ]
-        )

@@ -14,6 +14,8 @@ from schema.loaders import Loaders
 class GraphQLContext:
     domain: Context
     loaders: Loaders = field(init=False)
+    # A WebSocket's `connection_init` payload (Strawberry sets it before `on_ws_connect`).
+    connection_params: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.domain.db)

@@ -27,6 +27,7 @@ from schema import contacts as contact_fields
 from schema import messages as message_fields
 from schema import templates as template_fields
 from schema.scalars import DateTimeScalar
+from schema.subscriptions import Subscription
 
 
 @strawberry.type
@@ -100,6 +101,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return WeConnSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides={datetime: DateTimeScalar},
     )

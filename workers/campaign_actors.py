@@ -22,7 +22,7 @@ def register_campaign_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) 
             runtime.db,
             runtime.settings,
             runtime.queue,
-            runtimes.bus,
+            runtime.bus,
             campaign_id,
             chunk_size=runtime.settings.campaign_chunk_size,
         )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 
-from gateway.bus import EventBus
+from gateway.bus import EventPublisher
 from gateway.db import Database
 from gateway.queue import TaskQueue
 from gateway.settings import Settings
@@ -30,7 +30,7 @@ SENDING = CampaignStatus.SENDING.value
 
 
 async def schedule_once(
-    db: Database, queue: TaskQueue, settings: Settings, bus: EventBus | None = None
+    db: Database, queue: TaskQueue, settings: Settings, bus: EventPublisher | None = None
 ) -> int:
     """One tick; returns how many fan-outs were handed to the workers."""
     now = datetime.now(UTC)
@@ -105,7 +105,7 @@ async def _finish_drained(db: Database) -> None:
             await complete_if_finished(connection, campaign_id=campaign_id)
 
 
-async def _cancel_leftovers(db: Database, now: datetime, bus: EventBus | None) -> None:
+async def _cancel_leftovers(db: Database, now: datetime, bus: EventPublisher | None) -> None:
     """Queued messages of a cancelled campaign whose cancelling was interrupted."""
     query = (
         select(CAMPAIGNS.c.id)
@@ -124,7 +124,7 @@ async def _cancel_leftovers(db: Database, now: datetime, bus: EventBus | None) -
 
 
 async def run_scheduler(
-    db: Database, queue: TaskQueue, settings: Settings, stop: asyncio.Event, bus: EventBus | None = None
+    db: Database, queue: TaskQueue, settings: Settings, stop: asyncio.Event, bus: EventPublisher | None = None
 ) -> None:
     """Ticks every `scheduler_interval_seconds` until `stop` is set; a failed tick is logged and retried."""
     while not stop.is_set():

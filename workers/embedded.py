@@ -8,7 +8,7 @@ import contextlib
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 
-from gateway.bus import EventBus
+from gateway.bus import EventPublisher
 from gateway.db import Database
 from gateway.queue import BrokerQueue
 from gateway.settings import Settings
@@ -22,7 +22,7 @@ class WorkerPool:
     """Runs the actors of `broker` on worker threads; the sweeper and scheduler on the caller's loop."""
 
     def __init__(
-        self, settings: Settings, broker: dramatiq.Broker, bus: EventBus | None, *, threads: int
+        self, settings: Settings, broker: dramatiq.Broker, bus: EventPublisher | None, *, threads: int
     ) -> None:
         self.settings = settings
         self.broker = broker

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import dramatiq
 
-from gateway.bus import EventBus
+from gateway.bus import EventPublisher
+from gateway.bus_redis import RedisPublisher
 from gateway.db import Database
 from gateway.queue import BrokerQueue
 from gateway.settings import Settings
@@ -22,13 +23,14 @@ class WorkerRuntime:
     db: Database
     queue: BrokerQueue
     delivery: Delivery
+    bus: EventPublisher | None = None
     providers: dict[str, Provider] = field(default_factory=dict)
 
 
 class RuntimeFactory:
     """Database engines belong to one event loop; actors ask for the runtime of theirs."""
 
-    def __init__(self, settings: Settings, broker: dramatiq.Broker, bus: EventBus | None) -> None:
+    def __init__(self, settings: Settings, broker: dramatiq.Broker, bus: EventPublisher | None) -> None:
         self.settings = settings
         self.broker = broker
         self.bus = bus
@@ -44,11 +46,16 @@ class RuntimeFactory:
     def _build(self) -> WorkerRuntime:
         db = Database(self.settings)
         queue = BrokerQueue(self.broker)
+        # Embedded, the gateway's own bus; scaled out, Redis, on this loop's own connections.
+        bus = self.bus
+        if bus is None and self.settings.redis_url:
+            bus = RedisPublisher(self.settings.redis_url)
         return WorkerRuntime(
             settings=self.settings,
             db=db,
             queue=queue,
-            delivery=Delivery(db, self.settings, self.bus),
+            delivery=Delivery(db, self.settings, bus),
+            bus=bus,
             providers=build_providers(self.settings, queue),
         )
 
@@ -56,4 +63,6 @@ class RuntimeFactory:
         runtime = self._runtimes.pop(asyncio.get_running_loop(), None)
         if runtime is not None:
             await close_providers(runtime.providers)
+            if isinstance(runtime.bus, RedisPublisher):
+                await runtime.bus.close()
             await runtime.db.dispose()

@@ -1,0 +1,118 @@
+"""Live subscriptions: a tenant's delivery events, one message's status, a campaign's progress.
+
+Each subscribes to the bus first and reads the database second, so nothing falls between the
+two; events seen in both are passed once (by cursor). When the bus could not keep up with a
+subscriber (or lost Redis) the subscriber reads the database from its last cursor instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import Select
+
+from gateway.bus import EventBus, Listener, StatusEvent
+from resolvers import campaigns
+from resolvers.campaign_records import CampaignRecord
+from resolvers.context import Context
+from resolvers.errors import NotFound
+from resolvers.event_history import events_after, latest_cursor, parse_cursor, tenant_events
+from resolvers.message_reads import get_message
+from resolvers.message_status import is_final
+from resolvers.message_store import MESSAGES
+
+IDLE_CHECK_SECONDS = 5.0  # a quiet subscription still looks at the database this often
+PROGRESS_INTERVAL_SECONDS = 0.25  # campaign progress: at most four updates a second
+DONE_CAMPAIGN = frozenset({"completed", "cancelled", "failed"})
+
+
+def _bus(ctx: Context) -> EventBus:
+    if ctx.bus is None:
+        raise RuntimeError("this context has no event bus")
+    assert isinstance(ctx.bus, EventBus)
+    return ctx.bus
+
+
+async def delivery_events(
+    ctx: Context, *, channel: str | None, campaign_id: int | None, after: str | None
+) -> AsyncIterator[StatusEvent]:
+    """The tenant's events (optionally one channel's, one campaign's), replayed from `after` first."""
+    tenant_id = ctx.require("read").tenant_id
+    start = parse_cursor(after)
+    query = tenant_events(tenant_id, channel=channel, campaign_id=campaign_id)
+    with _bus(ctx).listen(tenant_id) as listener:
+        last = start if start is not None else await latest_cursor(ctx.db)
+        replayed: set[int] = set()
+        if start is not None:
+            async for old in events_after(ctx.db, query, start):
+                replayed.add(old.cursor)
+                last = max(last, old.cursor)
+                yield old
+        while True:
+            event = await listener.next(IDLE_CHECK_SECONDS)
+            if listener.lagged:
+                listener.lagged = False
+                async for missed in events_after(ctx.db, query, last):
+                    if missed.cursor not in replayed:
+                        replayed.add(missed.cursor)
+                        last = max(last, missed.cursor)
+                        yield missed
+                continue
+            if event is None or event.cursor in replayed or event.cursor <= (start or 0):
+                continue
+            if (channel is None or event.channel == channel) and (
+                campaign_id is None or event.campaign_id == campaign_id
+            ):
+                last = max(last, event.cursor)
+                yield event
+
+
+async def message_status(ctx: Context, *, message_id: int) -> AsyncIterator[StatusEvent]:
+    """The message's current state, then each transition; ends at a final state."""
+    tenant_id = ctx.require("read").tenant_id
+    with _bus(ctx).listen(tenant_id) as listener:
+        view = await get_message(ctx, message_id=message_id)  # 404 for another tenant's
+        query = tenant_events(tenant_id).where(MESSAGES.c.id == message_id)
+        history = [event async for event in events_after(ctx.db, query, 0)]
+        if not history:
+            raise NotFound(f"message {message_id} not found")
+        current = history[-1]
+        yield current
+        last = current.cursor
+        while not is_final(current.status, view.channel):
+            event = await listener.next(IDLE_CHECK_SECONDS)
+            fresh = await _missed(ctx, listener, query, last) if event is None or listener.lagged else [event]
+            for candidate in fresh:
+                if candidate.message_id == message_id and candidate.cursor > last:
+                    current, last = candidate, candidate.cursor
+                    yield current
+                    if is_final(current.status, view.channel):
+                        return
+
+
+async def _missed(ctx: Context, listener: Listener, query: Select[Any], last: int) -> list[StatusEvent]:
+    listener.lagged = False
+    return [event async for event in events_after(ctx.db, query, last)]
+
+
+async def campaign_progress(ctx: Context, *, campaign_id: int) -> AsyncIterator[CampaignRecord]:
+    """The campaign now, then again whenever its status or counts change (coalesced)."""
+    tenant_id = ctx.require("read").tenant_id
+    with _bus(ctx).listen(tenant_id) as listener:
+        record = await campaigns.get_campaign(ctx, campaign_id=campaign_id)
+        yield record
+        while not (record.status in DONE_CAMPAIGN and _settled(record)):
+            await listener.next(IDLE_CHECK_SECONDS / 5)  # an event of the tenant, or a second
+            await asyncio.sleep(PROGRESS_INTERVAL_SECONDS)
+            listener.drain()
+            listener.lagged = False
+            fresh = await campaigns.get_campaign(ctx, campaign_id=campaign_id)
+            if (fresh.status, fresh.stats) != (record.status, record.stats):
+                yield fresh
+            record = fresh
+
+
+def _settled(record: CampaignRecord) -> bool:
+    return record.stats["queued"] + record.stats["sending"] + record.stats["sent"] == 0
