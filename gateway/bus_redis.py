@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from gateway.bus import EventBus, StatusEvent
 
 CHANNEL_PREFIX = "weconn:events:"
+PUBLISH_ATTEMPTS = 3
 logger = logging.getLogger("weconn.bus")
 
 
@@ -54,13 +55,19 @@ class RedisPublisher:
     async def publish(self, events: list[StatusEvent]) -> None:
         if not events:
             return
-        try:
-            async with self.client.pipeline(transaction=False) as pipeline:
-                for event in events:
-                    pipeline.publish(f"{CHANNEL_PREFIX}{event.tenant_id}", encode(event))
-                await pipeline.execute()
-        except (RedisError, OSError) as error:  # the events are stored: subscribers catch up
-            logger.warning("could not publish %d events on Redis: %s", len(events), error)
+        for attempt in range(PUBLISH_ATTEMPTS):
+            try:
+                async with self.client.pipeline(transaction=False) as pipeline:
+                    for event in events:
+                        pipeline.publish(f"{CHANNEL_PREFIX}{event.tenant_id}", encode(event))
+                    await pipeline.execute()
+                return
+            except (RedisError, OSError) as error:
+                # A restarted Redis fails the first command on each pooled connection: try anew.
+                if attempt + 1 == PUBLISH_ATTEMPTS:  # the events are stored: subscribers catch up
+                    logger.warning("could not publish %d events on Redis: %s", len(events), error)
+                else:
+                    await asyncio.sleep(0.05 * (attempt + 1))
 
     async def close(self) -> None:
         await self.client.aclose()

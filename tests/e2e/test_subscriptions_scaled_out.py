@@ -39,8 +39,32 @@ async def listen(url: str, key: str, sink: list[dict[str, Any]], ready: asyncio.
             sink.append(data["deliveryEvents"])  # noqa: PERF401 - the test reads it while it grows
 
 
-def send(gateway: ServerProcess, start: int) -> list[int]:
-    recipients = [{"to": f"+4072{start + n:07d}"} for n in range(500)]
+def second_tenant_key(data_dir: Path, database_url: str) -> str:
+    assert (
+        run_cli(data_dir, database_url, "tenant", "create", "--slug", "other", "--name", "O").returncode == 0
+    )
+    created = run_cli(
+        data_dir, database_url, "apikey", "create", "--tenant", "other", "--scopes", "read", "--name", "o"
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+async def wait_for(sink: list[dict[str, Any]], count: int, seconds: float) -> None:
+    for _ in range(int(seconds * 10)):
+        if len(sink) >= count:
+            return
+        await asyncio.sleep(0.1)
+
+
+def per_message(events: list[dict[str, Any]]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for event in events:
+        grouped[event["messageId"]].append(event["status"])
+    return grouped
+
+
+def send(gateway: ServerProcess, start: int, count: int = 500) -> list[int]:
+    recipients = [{"to": f"+4072{start + n:07d}"} for n in range(count)]
     response = httpx.post(
         f"{gateway.base_url}/api/v1/integrations/messages/send-batch",
         json={"channel": "sms", "body": "across", "recipients": recipients},
@@ -51,7 +75,9 @@ def send(gateway: ServerProcess, start: int) -> list[int]:
     return [result["id"] for result in response.json()["data"]["results"]]
 
 
-async def test_a_subscriber_on_b_sees_every_transition_sent_through_a(tmp_path: Path) -> None:
+async def test_a_subscriber_on_b_sees_every_transition_sent_through_a_and_after_a_redis_restart(
+    tmp_path: Path,
+) -> None:
     database_url = await create_database(tmp_path)
     redis = RedisServer(tmp_path / "redis")
     processes: list[ServerProcess | WorkerProcess] = []
@@ -65,25 +91,7 @@ async def test_a_subscriber_on_b_sees_every_transition_sent_through_a(tmp_path: 
             worker = start_worker(name, tmp_path / name, database_url, threads=8, **extra)
             processes.append(worker)
             worker.wait_consuming()
-        assert (
-            run_cli(
-                tmp_path / "a", database_url, "tenant", "create", "--slug", "other", "--name", "O"
-            ).returncode
-            == 0
-        )
-        other = run_cli(
-            tmp_path / "a",
-            database_url,
-            "apikey",
-            "create",
-            "--tenant",
-            "other",
-            "--scopes",
-            "read",
-            "--name",
-            "o",
-        )
-        other_key = other.stdout.strip().splitlines()[-1]
+        other_key = second_tenant_key(tmp_path / "a", database_url)
 
         url_b = f"ws://127.0.0.1:{gateway_b.port}/graphql"
         seen: list[dict[str, Any]] = []
@@ -94,22 +102,34 @@ async def test_a_subscriber_on_b_sees_every_transition_sent_through_a(tmp_path: 
         await asyncio.wait_for(asyncio.gather(ready.wait(), other_ready.wait()), 20)
         await asyncio.sleep(0.5)  # the subscribe messages reach the server
         ids = await asyncio.to_thread(send, gateway_a, 0) + await asyncio.to_thread(send, gateway_a, 500)
-        for _ in range(1200):
-            if len(seen) >= MESSAGES * len(STEPS):
-                break
-            await asyncio.sleep(0.1)
+        await wait_for(seen, MESSAGES * len(STEPS), 120)
         await asyncio.sleep(1)  # anything extra would show up now
-        listening.cancel()
-        snooping.cancel()
 
-        per_message: dict[int, list[str]] = defaultdict(list)
-        for event in seen:
-            per_message[event["messageId"]].append(event["status"])
-        assert set(per_message) == set(ids)
-        out_of_order = {mid: statuses for mid, statuses in per_message.items() if statuses != STEPS}
+        grouped = per_message(seen)
+        assert set(grouped) == set(ids)
+        out_of_order = {mid: statuses for mid, statuses in grouped.items() if statuses != STEPS}
         assert not out_of_order, dict(list(out_of_order.items())[:5])
         assert len(seen) == MESSAGES * len(STEPS)
         assert strangers == []
+
+        # Redis restarts (empty): the relay reconnects by itself, and the subscription goes on.
+        redis.kill()
+        await asyncio.sleep(1)
+        redis.start()
+        for gateway in (gateway_a, gateway_b):
+            for _ in range(100):
+                ready = await asyncio.to_thread(httpx.get, f"{gateway.base_url}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(4)  # Dramatiq's consumers restart 3 s after losing Redis
+        later = await asyncio.to_thread(send, gateway_a, 2000, 50)
+        await wait_for(seen, (MESSAGES + 50) * len(STEPS), 90)
+        after_restart = per_message(seen[MESSAGES * len(STEPS) :])
+        assert set(after_restart) == set(later)
+        assert all(statuses == STEPS for statuses in after_restart.values()), after_restart
+        listening.cancel()
+        snooping.cancel()
     finally:
         stop_all([process.process for process in processes])
         redis.stop()
