@@ -47,14 +47,38 @@ def decode(payload: bytes) -> StatusEvent:
 
 
 class RedisPublisher:
-    """Publishes events on Redis; use it from one event loop (its connections belong to it)."""
+    """Publishes events on Redis; use it from one event loop (its connections belong to it).
+
+    Publishes made in the same turn of the loop share one pipeline (one round trip); each caller
+    still waits until its own events were sent, so "published, then enqueued" keeps its order.
+    """
 
     def __init__(self, url: str) -> None:
         self.client: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._batch: list[StatusEvent] = []
+        self._flushed: asyncio.Future[None] | None = None
+        self._flushing: set[asyncio.Task[None]] = set()  # strong references until each is done
 
     async def publish(self, events: list[StatusEvent]) -> None:
         if not events:
             return
+        self._batch.extend(events)
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+            task = asyncio.get_running_loop().create_task(self._flush(self._flushed))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+        await asyncio.shield(self._flushed)
+
+    async def _flush(self, flushed: asyncio.Future[None]) -> None:
+        await asyncio.sleep(0)  # let the other publishes of this turn join the batch
+        events, self._batch, self._flushed = self._batch, [], None
+        try:
+            await self._send(events)
+        finally:
+            flushed.set_result(None)
+
+    async def _send(self, events: list[StatusEvent]) -> None:
         for attempt in range(PUBLISH_ATTEMPTS):
             try:
                 async with self.client.pipeline(transaction=False) as pipeline:

@@ -18,6 +18,7 @@ from gateway.db import Database
 from gateway.settings import Settings
 from gateway.tables import Integration
 from gateway.tables.columns import table_of
+from gateway.ttl_cache import TtlCache
 from resolvers import campaign_counters
 from resolvers.campaign_counters import CAMPAIGNS
 from resolvers.campaign_status import CampaignStatus
@@ -25,6 +26,7 @@ from resolvers.message_status import MessageStatus, predecessors
 from resolvers.message_store import EVENTS, MESSAGES
 
 INTEGRATIONS = table_of(Integration)
+INTEGRATION_CACHE_SECONDS = 5.0  # a changed integration reaches the workers within this
 OUTGOING_COLUMNS = (
     MESSAGES.c.id,
     MESSAGES.c.tenant_id,
@@ -67,6 +69,8 @@ class Delivery:
         self.db = db
         self.settings = settings
         self.bus = bus
+        # Integration channel configs by id: every send reads one, and they rarely change.
+        self._channels: TtlCache[int, dict[str, Any]] = TtlCache(max_entries=1000)
 
     async def claim(self, message_id: int) -> Outgoing | None:
         """Takes the send: a `queued` message, or a `sending` one whose holder's lease ran out."""
@@ -225,8 +229,11 @@ class Delivery:
                 "provider": self.settings.platform_sms_provider,
                 "sender": self.settings.platform_sms_sender,
             }
-        query = select(INTEGRATIONS.c.channels).where(INTEGRATIONS.c.id == integration_id)
-        channels = (await connection.execute(query)).scalar() or {}
+        channels = self._channels.get(integration_id)
+        if channels is None:
+            query = select(INTEGRATIONS.c.channels).where(INTEGRATIONS.c.id == integration_id)
+            channels = (await connection.execute(query)).scalar() or {}
+            self._channels.put(integration_id, channels, ttl=INTEGRATION_CACHE_SECONDS)
         config = channels.get(channel, {})
         return config if isinstance(config, dict) else {}
 
