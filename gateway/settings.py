@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,10 +72,45 @@ class Settings(BaseSettings):
     # Unset: the subscription challenge and every delivery are refused (403).
     whatsapp_verify_token: str | None = None
     whatsapp_app_secret: str | None = None
+    # Outgoing webhooks. Seconds before each attempt of a delivery (the first: right away), with jitter.
+    webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)  # a 2xx must come back within this
+    webhook_disable_after_seconds: int = Field(default=5 * 24 * 3600, ge=0)  # failing this long: disabled
+    webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0)  # a rotated-out secret keeps signing
+    webhook_dispatch_interval_seconds: float = Field(default=0.25, gt=0)  # how often new events are read
+    webhook_lease_seconds: int = Field(default=60, ge=1)  # a claimed delivery or stream is held this long
+    # An event id still missing this long after later ones were written belongs to a rolled-back
+    # transaction (PostgreSQL hands out ids before commit): the dispatcher stops waiting for it.
+    webhook_gap_seconds: float = Field(default=5.0, ge=0)
+    # Lifts the SSRF guard (loopback, private and link-local targets): development and tests only.
+    webhook_allow_private: bool = False
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_is_seconds(cls, value: str) -> str:
+        try:
+            delays = [float(part) for part in value.split(",")]
+        except ValueError:
+            raise ValueError("comma-separated seconds, e.g. 0,5,300") from None
+        if not delays or any(delay < 0 for delay in delays):
+            raise ValueError("at least one delay, none negative")
+        return value
+
+    @model_validator(mode="after")
+    def _no_private_webhooks_in_production(self) -> Settings:
+        if self.is_production and self.webhook_allow_private:
+            raise ValueError(
+                "WECONN_WEBHOOK_ALLOW_PRIVATE is for development and tests; production refuses it"
+            )
+        return self
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        return [float(part) for part in self.webhook_retry_schedule.split(",")]
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -21,11 +21,12 @@ from strawberry.types import ExecutionContext
 
 from gateway.settings import Settings
 from schema import accounts as account_fields
-from schema import campaign_types
+from schema import campaign_types, webhook_types
 from schema import campaigns as campaign_fields
 from schema import contacts as contact_fields
 from schema import messages as message_fields
 from schema import templates as template_fields
+from schema import webhooks as webhook_fields
 from schema.scalars import DateTimeScalar
 from schema.subscriptions import Subscription
 
@@ -44,6 +45,13 @@ class Query:
     )
     campaigns: campaign_types.CampaignPage = strawberry.field(resolver=campaign_fields.resolve_campaigns)
     campaign: campaign_types.Campaign = strawberry.field(resolver=campaign_fields.resolve_campaign)
+    webhooks: webhook_types.WebhookEndpointPage = strawberry.field(resolver=webhook_fields.resolve_webhooks)
+    webhook_events_catalog: webhook_types.WebhookEventsCatalog = strawberry.field(
+        resolver=webhook_fields.resolve_events_catalog
+    )
+    webhook_deliveries: webhook_types.WebhookDeliveryPage = strawberry.field(
+        resolver=webhook_fields.resolve_deliveries, description="A webhook's deliveries, newest first."
+    )
 
 
 @strawberry.type
@@ -69,6 +77,24 @@ class Mutation:
     cancel_campaign: campaign_types.Campaign = strawberry.mutation(
         resolver=campaign_fields.cancel_campaign,
         description="Cancels a scheduled or sending campaign: its queued messages are cancelled.",
+    )
+    create_webhook: webhook_types.WebhookEndpoint = strawberry.mutation(
+        resolver=webhook_fields.create_webhook, description="Registers an endpoint; its secret is shown once."
+    )
+    delete_webhook: webhook_types.DeletedWebhook = strawberry.mutation(resolver=webhook_fields.delete_webhook)
+    rotate_webhook_secret: webhook_types.WebhookEndpoint = strawberry.mutation(
+        resolver=webhook_fields.rotate_webhook_secret,
+        description="A new secret, shown once; the old one also signs for 24 hours.",
+    )
+    enable_webhook: webhook_types.WebhookEndpoint = strawberry.mutation(
+        resolver=webhook_fields.enable_webhook
+    )
+    send_webhook_test: webhook_types.WebhookDelivery = strawberry.mutation(
+        resolver=webhook_fields.send_webhook_test, description="Sends a webhook.test event to the endpoint."
+    )
+    redeliver_webhook: webhook_types.WebhookDelivery = strawberry.mutation(
+        resolver=webhook_fields.redeliver_webhook,
+        description="Delivers an event again (the same webhook-id and body).",
     )
 
 

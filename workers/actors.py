@@ -12,6 +12,7 @@ from resolvers.message_status import MessageStatus
 from workers.campaign_actors import register_campaign_actors
 from workers.providers.base import ProviderError, StatusLookup
 from workers.runtime import RuntimeFactory, WorkerRuntime
+from workers.webhook_actors import register_webhook_actors
 
 logger = logging.getLogger("weconn.workers")
 
@@ -84,6 +85,7 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
         reconcile_message
     )
     register_campaign_actors(broker, runtimes)
+    register_webhook_actors(broker, runtimes)
 
 
 async def _send(runtime: WorkerRuntime, message: Outgoing) -> None:

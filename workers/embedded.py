@@ -16,6 +16,7 @@ from workers.actors import register_actors
 from workers.campaign_scheduler import run_scheduler
 from workers.runtime import RuntimeFactory
 from workers.sweeper import run_sweeper
+from workers.webhook_dispatcher import run_webhook_dispatcher
 
 
 class WorkerPool:
@@ -32,6 +33,7 @@ class WorkerPool:
         self._worker: dramatiq.Worker | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._scheduler: asyncio.Task[None] | None = None
+        self._webhooks: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
     def start_workers(self) -> None:
@@ -45,10 +47,11 @@ class WorkerPool:
         self._scheduler = asyncio.create_task(
             run_scheduler(db, queue, self.settings, self._stop, self.runtimes.bus)
         )
+        self._webhooks = asyncio.create_task(run_webhook_dispatcher(db, queue, self.settings, self._stop))
 
     async def stop(self) -> None:
         self._stop.set()
-        for task in (self._sweeper, self._scheduler):
+        for task in (self._sweeper, self._scheduler, self._webhooks):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

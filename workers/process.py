@@ -18,6 +18,7 @@ from workers.broker import build_broker
 from workers.campaign_scheduler import run_scheduler
 from workers.runtime import RuntimeFactory
 from workers.sweeper import run_sweeper
+from workers.webhook_dispatcher import run_webhook_dispatcher
 
 logger = logging.getLogger("weconn.worker")
 
@@ -59,7 +60,9 @@ def _sweep_until(settings: Settings, broker: dramatiq.Broker, stop: threading.Ev
         try:
             queue = BrokerQueue(broker)
             await asyncio.gather(
-                run_sweeper(db, queue, settings, stopped), run_scheduler(db, queue, settings, stopped)
+                run_sweeper(db, queue, settings, stopped),
+                run_scheduler(db, queue, settings, stopped),
+                run_webhook_dispatcher(db, queue, settings, stopped),
             )
         finally:
             await db.dispose()

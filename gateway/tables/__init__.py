@@ -5,6 +5,13 @@ from gateway.tables.contacts import Contact, ContactTag
 from gateway.tables.integrations import Integration, Template
 from gateway.tables.messaging import IdempotencyKey, Message, MessageEvent, OptOut
 from gateway.tables.tenancy import ApiKey, Membership, RefreshToken, Tenant, User
+from gateway.tables.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDispatchCursor,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "ApiKey",
@@ -22,4 +29,9 @@ __all__ = [
     "Template",
     "Tenant",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDispatchCursor",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -1,0 +1,96 @@
+"""A real HTTP server receiving webhooks in a thread: it records every request and answers as
+each path is scripted (statuses in turn, a redirect, a large body), else 200."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks import Webhook
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.monotonic() on arrival
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    def verify(self, secret: str) -> Any:
+        """The body as the `standardwebhooks` package reads it, once it checked the signature."""
+        return Webhook(secret).verify(self.body, self.headers)
+
+
+@dataclass
+class Receiver:
+    server: ThreadingHTTPServer
+    requests: list[Received] = field(default_factory=list)
+    scripts: dict[str, list[int]] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def script(self, path: str, *statuses: int) -> None:
+        """Answer `path` with these statuses in turn, then 200."""
+        with self.lock:
+            self.scripts[path] = list(statuses)
+
+    def at(self, path: str) -> list[Received]:
+        with self.lock:
+            return [request for request in self.requests if request.path == path]
+
+    async def wait_for(self, path: str, count: int, seconds: float = 15) -> list[Received]:
+        deadline = time.monotonic() + seconds
+        while len(found := self.at(path)) < count:
+            assert time.monotonic() < deadline, f"{path}: {len(found)} of {count} requests after {seconds} s"
+            await asyncio.sleep(0.02)
+        return found
+
+    def answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            if path in self.redirects:
+                return 302, {"Location": self.redirects[path]}, b""
+            statuses = self.scripts.get(path)
+            status = statuses.pop(0) if statuses else 200
+        body = b"x" * 5000 if path.startswith("/big") else f"answered {status}".encode()
+        return status, {}, body
+
+
+def start_receiver() -> Receiver:
+    receiver: Receiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            with receiver.lock:
+                receiver.requests.append(Received(self.path, headers, body, time.monotonic()))
+            status, extra, answer = receiver.answer(self.path)
+            self.send_response(status)
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = Receiver(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return receiver

@@ -1,0 +1,61 @@
+"""One attempt of a delivery: sign the body, POST it, and note what came back (never raises)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+
+from gateway.settings import Settings
+from resolvers.ssrf import UnresolvableHost, UnsafeTarget, check_url
+from resolvers.webhook_attempts import Claimed, Outcome
+from resolvers.webhook_signing import signed_headers
+
+SNIPPET_BYTES = 1024
+
+
+async def attempt(client: httpx.AsyncClient, settings: Settings, claimed: Claimed) -> Outcome:
+    """Success is a 2xx within `webhook_timeout_seconds`; a redirect is a failure, never followed."""
+    body = orjson.dumps(claimed.payload)
+    headers = signed_headers(claimed.signing_secrets, claimed.webhook_id, int(time.time()), body)
+    started_at, clock = datetime.now(UTC), time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - clock) * 1000)
+
+    error: str
+    try:
+        check_url(
+            claimed.url, allow_private=settings.webhook_allow_private, require_https=settings.is_production
+        )
+        async with asyncio.timeout(settings.webhook_timeout_seconds):
+            async with client.stream("POST", claimed.url, content=body, headers=headers) as response:
+                snippet = await _head(response)
+        status = response.status_code
+        error_text = None
+        if response.is_redirect:
+            location = response.headers.get("location", "")[:300]
+            error_text = f"redirect ({status}) to '{location}' not followed"
+        return Outcome(started_at, elapsed(), status, error_text, snippet)
+    except UnsafeTarget as refused:
+        error = f"refused by the SSRF guard: {refused}"
+    except UnresolvableHost as unresolvable:
+        error = str(unresolvable)
+    except TimeoutError:
+        error = f"no answer within {settings.webhook_timeout_seconds:g} s"
+    except httpx.HTTPError as failure:
+        error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+    return Outcome(started_at, elapsed(), None, error)
+
+
+async def _head(response: httpx.Response) -> str:
+    """The first 1 KB of the body (the rest is not read)."""
+    head = bytearray()
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= SNIPPET_BYTES:
+            break
+    return head[:SNIPPET_BYTES].decode("utf-8", errors="replace")
