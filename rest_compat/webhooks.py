@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from resolvers import webhook_deliveries, webhooks
 from resolvers.context import Context
+from resolvers.pagination import Page
 from resolvers.validation import parse_input
 from resolvers.webhook_fields import WebhookFields
 from resolvers.webhook_records import EndpointRecord
@@ -28,7 +29,7 @@ async def list_webhooks(request: Request, ctx: Context) -> Response:
     page = await webhooks.list_endpoints(
         ctx, page=int_query(request, "page"), per_page=int_query(request, "per_page")
     )
-    return page_response(page)
+    return page_response(Page([_shown(item) for item in page.items], page.page, page.per_page, page.total))
 
 
 async def events_catalog(_request: Request, ctx: Context) -> Response:
