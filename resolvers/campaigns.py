@@ -19,6 +19,7 @@ from resolvers.campaign_status import CANCELLABLE, SENDABLE, CampaignStatus
 from resolvers.context import Context
 from resolvers.errors import Conflict, ValidationFailed
 from resolvers.pagination import Page, page_request
+from resolvers.webhook_events import emit_campaign_event
 
 FAN_OUT_ACTOR = "fan_out_campaign"
 logger = logging.getLogger("weconn.campaigns")
@@ -104,6 +105,7 @@ async def send_campaign(ctx: Context, *, campaign_id: int, fields: SendCampaignF
         if fields.scheduled_at is None:
             changes |= await _start_values(connection, tenant_id, current, now)
         await _change(connection, campaign_id, [s.value for s in SENDABLE], changes)
+        await emit_campaign_event(connection, tenant_id, campaign_id)  # campaign.scheduled or .started
         record = await campaign_records.load(connection, tenant_id, campaign_id)
     if record.status == CampaignStatus.SENDING:
         await start_fan_out(ctx, campaign_id)
@@ -123,6 +125,7 @@ async def cancel_campaign(ctx: Context, *, campaign_id: int) -> CampaignRecord:
                 "only a scheduled or sending one can be cancelled"
             )
         await _change(connection, campaign_id, [s.value for s in CANCELLABLE], changes)
+        await emit_campaign_event(connection, tenant_id, campaign_id, "campaign.cancelled")
     await cancel_queued(ctx.db, campaign_id, ctx.bus)
     async with ctx.db.reading() as connection:
         return await campaign_records.load(connection, tenant_id, campaign_id)

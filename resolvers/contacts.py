@@ -22,6 +22,7 @@ from resolvers.contact_fields import ContactFields, normalize_email, normalize_p
 from resolvers.context import Context
 from resolvers.errors import Conflict, NotFound, ValidationFailed
 from resolvers.pagination import Page, page_request
+from resolvers.webhook_events import emit_event
 
 MAX_SEARCH_LENGTH = 100
 CONTACTS = table_of(Contact)
@@ -124,6 +125,7 @@ async def create_contact(ctx: Context, *, fields: ContactFields) -> ContactRecor
         async with ctx.db.writing() as connection:
             row = (await connection.execute(insert(CONTACTS).values(values).returning(*COLUMNS))).one()
             await _index_tags(connection, tenant_id, row.id, tags)
+            await emit_event(connection, tenant_id, "contact.created", ContactRecord.from_row(row))
     except IntegrityError:
         raise await _duplicate_error(ctx.db, tenant_id, email=email, phone=phone, own_id=None) from None
     return ContactRecord.from_row(row)
@@ -156,6 +158,7 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
             if "tags" in changes:
                 await connection.execute(delete(CONTACT_TAGS).where(CONTACT_TAGS.c.contact_id == contact_id))
                 await _index_tags(connection, tenant_id, contact_id, changes["tags"])
+            await emit_event(connection, tenant_id, "contact.updated", ContactRecord.from_row(row))
     except IntegrityError:
         # Only the UPDATE can collide, and it runs after both addresses were read.
         email, phone = changes.get("email"), changes.get("phone")
@@ -180,6 +183,7 @@ async def delete_contact(ctx: Context, *, contact_id: int) -> int:
         )
         if (await connection.execute(statement)).first() is None:
             raise NotFound(f"contact {contact_id} not found")
+        await emit_event(connection, tenant_id, "contact.deleted", {"id": contact_id})
     return contact_id
 
 

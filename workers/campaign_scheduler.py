@@ -23,6 +23,7 @@ from resolvers.campaign_cancelling import cancel_queued
 from resolvers.campaign_counters import CAMPAIGNS, COUNTERS, complete_if_finished
 from resolvers.campaign_status import CampaignStatus
 from resolvers.campaigns import FAN_OUT_ACTOR
+from resolvers.webhook_events import emit_campaign_event
 
 logger = logging.getLogger("weconn.scheduler")
 BATCH = 50
@@ -69,6 +70,7 @@ async def _start_due(db: Database, now: datetime) -> list[int]:
             )
             if (await connection.execute(claim)).rowcount:
                 started.append(campaign_id)
+                await emit_campaign_event(connection, tenant_id, campaign_id)  # campaign.started
     if started:
         logger.info("started scheduled campaigns %s", started)
     return started

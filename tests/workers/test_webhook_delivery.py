@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -255,3 +255,52 @@ async def _pending_delivery(db: Database, tenant: TenantKeys, endpoint_id: int) 
     async with db.writing() as connection:
         statement = insert(DELIVERIES).values(delivery_row(tenant.id, endpoint_id, body, now, 0))
         return int((await connection.execute(statement.returning(DELIVERIES.c.id))).scalar_one())
+
+
+async def test_contact_changes_arrive_as_events(
+    http: httpx.AsyncClient, service_db: Database, receiver: Receiver
+) -> None:
+    tenant = await new_tenant(service_db)
+    events = ["contact.created", "contact.updated", "contact.deleted"]
+    hook = await register(http, tenant, receiver.url("/contacts"), events=events)
+    contacts = "/api/v1/integrations/contacts"
+    created = await http.post(
+        contacts, json={"name": "Ana", "phone": "+40740111333"}, headers=tenant.headers()
+    )
+    contact_id = created.json()["data"]["id"]
+    await http.put(f"{contacts}/{contact_id}", json={"tags": ["vip"]}, headers=tenant.headers())
+    await http.delete(f"{contacts}/{contact_id}", headers=tenant.headers())
+    bodies = [request.verify(hook["secret"]) for request in await receiver.wait_for("/contacts", 3)]
+    by_type = {body["type"]: body["data"] for body in bodies}
+    assert set(by_type) == set(events)
+    assert by_type["contact.created"]["phone"] == "+40740111333"
+    assert by_type["contact.updated"]["tags"] == ["vip"]
+    assert by_type["contact.deleted"] == {"id": contact_id}
+
+
+async def test_campaign_lifecycle_events(
+    http: httpx.AsyncClient, service_db: Database, receiver: Receiver
+) -> None:
+    tenant, _ = await sending_tenant(service_db)
+    hook = await register(http, tenant, receiver.url("/campaigns"), delivery_profile="campaigns")
+    campaigns = "/api/v1/integrations/campaigns"
+    body = {"name": "Spring", "channel": "sms", "message_template": "Hi {{ name }}", "tags": ["nobody"]}
+    soon, later = [
+        (await http.post(campaigns, json=body, headers=tenant.headers())).json()["data"] for _ in "ab"
+    ]
+    start_at = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    scheduled = await http.post(
+        f"{campaigns}/{soon['id']}/send", json={"scheduled_at": start_at}, headers=tenant.headers()
+    )
+    assert scheduled.status_code == 202, scheduled.text
+    next_year = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    await http.post(
+        f"{campaigns}/{later['id']}/send", json={"scheduled_at": next_year}, headers=tenant.headers()
+    )
+    await http.post(f"{campaigns}/{later['id']}/cancel", headers=tenant.headers())
+    bodies = [request.verify(hook["secret"]) for request in await receiver.wait_for("/campaigns", 4)]
+    seen = sorted((body["data"]["id"], body["type"]) for body in bodies)
+    assert seen == sorted([
+        (soon["id"], "campaign.scheduled"), (soon["id"], "campaign.started"),
+        (later["id"], "campaign.scheduled"), (later["id"], "campaign.cancelled"),
+    ])  # fmt: skip
