@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts clean
+.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts bench-subscriptions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ test: lint typecheck test-sqlite test-postgres
 
 bench-contacts: $(STAMP)
 	$(BIN)/python bench/contacts.py
+
+bench-subscriptions: $(STAMP)
+	flock /tmp/weconn-bench.lock $(BIN)/python bench/subscriptions.py --database-url $(TEST_POSTGRES_URL)
 
 clean:
 	rm -rf $(VENV) .weconn .mypy_cache .ruff_cache
