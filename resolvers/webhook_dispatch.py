@@ -107,6 +107,15 @@ async def _create_cursor(db: Database, stream: str) -> None:
         pass  # another process created it meanwhile
 
 
+async def release_streams(db: Database, owner: str) -> None:
+    """On a clean stop: the streams this dispatcher held are free at once (not when the lease ends)."""
+    statement = (
+        update(CURSORS).where(CURSORS.c.lease_owner == owner).values(lease_owner=None, lease_expires_at=None)
+    )
+    async with db.writing() as connection:
+        await connection.execute(statement)
+
+
 async def overdue_deliveries(db: Database, stale: timedelta) -> list[int]:
     """Pending deliveries overdue by `stale` with no live lease: taken (touched) to be enqueued again."""
     now = datetime.now(UTC)

@@ -19,7 +19,7 @@ from uuid import uuid4
 from gateway.db import Database
 from gateway.queue import TaskQueue
 from gateway.settings import Settings
-from resolvers.webhook_dispatch import RECOVERY_BATCH, dispatch_stream, overdue_deliveries
+from resolvers.webhook_dispatch import RECOVERY_BATCH, dispatch_stream, overdue_deliveries, release_streams
 from resolvers.webhook_events import DELIVER_ACTOR, enqueue_deliveries
 from resolvers.webhook_streams import PAGE, STREAMS
 
@@ -67,3 +67,7 @@ async def run_webhook_dispatcher(
         if not behind:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=settings.webhook_dispatch_interval_seconds)
+    try:
+        await release_streams(db, owner)
+    except Exception:  # the lease then simply runs out
+        logger.exception("could not release the webhook streams")

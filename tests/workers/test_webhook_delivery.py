@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from gateway.db import Database
+from resolvers.webhook_dispatch import CURSORS
 from resolvers.webhook_events import delivery_row, event_body
 from resolvers.webhook_records import DELIVERIES
 from resolvers.webhook_signing import signed_headers
@@ -31,6 +32,7 @@ from tests.support.webhook_service import (
     webhook_service,
 )
 from workers.webhook_actors import deliver
+from workers.webhook_dispatcher import run_webhook_dispatcher
 
 LIFECYCLE = {"message.queued", "message.sent", "message.delivered"}
 
@@ -304,3 +306,39 @@ async def test_campaign_lifecycle_events(
         (soon["id"], "campaign.scheduled"), (soon["id"], "campaign.started"),
         (later["id"], "campaign.scheduled"), (later["id"], "campaign.cancelled"),
     ])  # fmt: skip
+
+
+async def test_competing_dispatchers_create_each_delivery_once(
+    http: httpx.AsyncClient, service_db: Database, receiver: Receiver, service: Any
+) -> None:
+    """Three dispatchers (the service's and two more) whose leases keep being taken away from them."""
+    tenant, _ = await sending_tenant(service_db)
+    hook = await register(http, tenant, receiver.url("/race"), delivery_profile="sms_only")
+    stop = asyncio.Event()
+    settings, queue = service.state.settings, service.state.services.queue
+    rivals = [
+        asyncio.create_task(run_webhook_dispatcher(service_db, queue, settings, stop)) for _ in range(2)
+    ]
+
+    async def steal_leases() -> None:
+        """Leases always lapsed: every dispatcher reads the same pages and races the cursor's move."""
+        while not stop.is_set():
+            async with service_db.writing() as connection:
+                await connection.execute(
+                    update(CURSORS).values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+                )
+            await asyncio.sleep(0.03)
+
+    thief = asyncio.create_task(steal_leases())
+    try:
+        for index in range(20):
+            accepted = await send(http, tenant, channel="sms", to=f"+4074011{index:04d}", body="Hi")
+            assert accepted.status_code == 202, accepted.text
+        await receiver.wait_for("/race", 60, seconds=30)
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.gather(thief, *rivals)
+    bodies = [request.verify(hook["secret"]) for request in receiver.at("/race")]
+    assert len(bodies) == 60
+    assert len({(body["data"]["message_id"], body["type"]) for body in bodies}) == 60
