@@ -1,5 +1,5 @@
 """A real HTTP server receiving webhooks in a thread: it records every request and answers as
-each path is scripted (statuses in turn, a redirect, a large body), else 200."""
+each path is scripted (statuses in turn, a redirect; `/slow...` after 2 s), else 200."""
 
 from __future__ import annotations
 
@@ -66,8 +66,7 @@ class Receiver:
                 return 302, {"Location": self.redirects[path]}, b""
             statuses = self.scripts.get(path)
             status = statuses.pop(0) if statuses else 200
-        body = b"x" * 5000 if path.startswith("/big") else f"answered {status}".encode()
-        return status, {}, body
+        return status, {}, f"answered {status}".encode()
 
 
 def start_receiver() -> Receiver:
@@ -79,6 +78,8 @@ def start_receiver() -> Receiver:
             headers = {name.lower(): value for name, value in self.headers.items()}
             with receiver.lock:
                 receiver.requests.append(Received(self.path, headers, body, time.monotonic()))
+            if self.path.startswith("/slow"):
+                time.sleep(2)  # a receiver that takes its time
             status, extra, answer = receiver.answer(self.path)
             self.send_response(status)
             for name, value in extra.items():

@@ -57,7 +57,9 @@ async def endpoint(http: httpx.AsyncClient, tenant: TenantKeys, endpoint_id: int
 
 
 async def deliveries(http: httpx.AsyncClient, tenant: TenantKeys, endpoint_id: int) -> list[dict[str, Any]]:
-    response = await http.get(f"{API}/{endpoint_id}/deliveries", headers=tenant.headers())
+    response = await http.get(
+        f"{API}/{endpoint_id}/deliveries", params={"per_page": 100}, headers=tenant.headers()
+    )
     assert response.status_code == 200, response.text
     return list(response.json()["data"])
 

@@ -20,7 +20,7 @@ from resolvers.webhook_dispatch import CURSORS
 from resolvers.webhook_events import delivery_row, event_body
 from resolvers.webhook_records import DELIVERIES
 from resolvers.webhook_signing import signed_headers
-from tests.support.messaging import send, sending_tenant
+from tests.support.messaging import send, sending_tenant, wait_for_status
 from tests.support.tenants import TenantKeys, new_tenant
 from tests.support.webhook_receiver import Receiver, start_receiver
 from tests.support.webhook_service import (
@@ -342,3 +342,24 @@ async def test_competing_dispatchers_create_each_delivery_once(
     bodies = [request.verify(hook["secret"]) for request in receiver.at("/race")]
     assert len(bodies) == 60
     assert len({(body["data"]["message_id"], body["type"]) for body in bodies}) == 60
+
+
+async def test_slow_receivers_do_not_hold_up_sends(
+    http: httpx.AsyncClient, service_db: Database, receiver: Receiver, service: Any
+) -> None:
+    """Three times more slow attempts than worker threads all run at once, and a send goes through."""
+    tenant, _ = await sending_tenant(service_db)
+    hook = await register(http, tenant, receiver.url("/slow"), events=["webhook.test"])
+    attempts = 3 * service.state.settings.embedded_worker_threads
+    for _ in range(attempts):
+        assert (await http.post(f"{API}/{hook['id']}/test", headers=tenant.headers())).status_code == 202
+    await receiver.wait_for("/slow", attempts, seconds=1.5)  # each takes 2 s: none holds a thread
+    accepted = await send(http, tenant, channel="sms", to="+40740111444", body="Meanwhile")
+    started = time.monotonic()
+    view = await wait_for_status(http, tenant, accepted.json()["data"]["id"], {"delivered"}, seconds=5)
+    assert view["status"] == "delivered"
+    assert time.monotonic() - started < 1.5
+    deadline = time.monotonic() + 10
+    while {item["status"] for item in await deliveries(http, tenant, hook["id"])} != {"succeeded"}:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
