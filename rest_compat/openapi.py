@@ -75,6 +75,14 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         )
         ref = {"$ref": f"#/components/schemas/{endpoint.body.__name__}"}
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref}}}
+    if endpoint.raw_body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "description": endpoint.raw_body.description,
+            "content": {media: {"schema": {"type": "string"}} for media in endpoint.raw_body.media_types},
+        }
+    if endpoint.extension:
+        operation["x-extension"] = True
     if endpoint.scope is not None:
         operation["security"] = [{"ApiKey": []}, {"Bearer": [], "TenantId": []}]
         operation["x-scope"] = endpoint.scope

@@ -15,6 +15,14 @@ Handler = Callable[[Request, Context], Awaitable[Response]]
 
 
 @dataclass(frozen=True, slots=True)
+class RawBody:
+    """A request body that is a file rather than a JSON object (OpenAPI: one string per media type)."""
+
+    media_types: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     method: str
     path: str  # below the base path, e.g. "/integrations/contacts/{id}"
@@ -27,3 +35,5 @@ class Endpoint:
     query: tuple[str, ...] = ()
     list_response: bool = False
     extra_statuses: tuple[int, ...] = field(default_factory=tuple)
+    raw_body: RawBody | None = None
+    extension: bool = False  # beyond the portal's contract (OpenAPI: `x-extension: true`)
