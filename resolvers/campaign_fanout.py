@@ -30,7 +30,7 @@ from resolvers.campaign_recipients import Recipients, pick_recipients
 from resolvers.campaign_status import CampaignStatus
 from resolvers.errors import DomainError
 from resolvers.message_status import MessageStatus
-from resolvers.message_store import EVENTS, SEND_ACTOR
+from resolvers.message_store import EVENTS, SEND_GROUP_ACTOR, send_groups
 from resolvers.message_writes import insert_new_messages
 
 logger = logging.getLogger("weconn.campaigns")
@@ -185,7 +185,7 @@ class FanOut:
                 ]
             )
         try:
-            await self.queue.enqueue(SEND_ACTOR, [(message_id,) for message_id, _ in queued])
+            await self.queue.enqueue(SEND_GROUP_ACTOR, send_groups([message_id for message_id, _ in queued]))
         except Exception:  # any broker failure
             logger.exception(
                 "enqueue failed for %d campaign messages; the sweeper will send them", len(queued)

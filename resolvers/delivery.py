@@ -116,8 +116,8 @@ class Delivery:
                     campaign_id=campaign_id,
                 )
                 events.append(sending)
-            config = await self._config(connection, found.integration_id, found.channel, found.route)
-        await self._publish(events)
+            config = await self.config_for(connection, found.integration_id, found.channel, found.route)
+        await self.publish(events)
         return Outgoing(*row, config)  # type: ignore[call-arg]
 
     async def awaiting_receipt(self, message_id: int) -> tuple[Outgoing, str] | None:
@@ -129,7 +129,7 @@ class Delivery:
             row = (await connection.execute(query)).first()
             if row is None or row.provider_message_id is None:
                 return None
-            config = await self._config(connection, row.integration_id, row.channel, row.route)
+            config = await self.config_for(connection, row.integration_id, row.channel, row.route)
         *fields, provider_message_id = row
         return Outgoing(*fields, config), provider_message_id  # type: ignore[call-arg]
 
@@ -218,10 +218,10 @@ class Delivery:
                 detail=detail,
                 campaign_id=row.campaign_id,
             )
-        await self._publish([event])
+        await self.publish([event])
         return event
 
-    async def _config(
+    async def config_for(
         self, connection: AsyncConnection, integration_id: int | None, channel: str, route: str
     ) -> dict[str, Any]:
         if route == "platform" or integration_id is None:
@@ -237,7 +237,7 @@ class Delivery:
         config = channels.get(channel, {})
         return config if isinstance(config, dict) else {}
 
-    async def _publish(self, events: list[StatusEvent]) -> None:
+    async def publish(self, events: list[StatusEvent]) -> None:
         if self.bus is not None and events:
             await self.bus.publish(events)
 

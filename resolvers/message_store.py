@@ -19,7 +19,19 @@ from resolvers.message_status import MessageStatus
 
 MESSAGES = table_of(Message)
 EVENTS = table_of(MessageEvent)
-SEND_ACTOR = "send_message"
+SEND_ACTOR = "send_message"  # one message (retries)
+SEND_GROUP_ACTOR = "send_messages"  # a group of messages: how new ones go to the workers
+SEND_GROUP_SIZE = 50
+
+
+def send_groups(message_ids: list[int]) -> list[tuple[list[int]]]:
+    """The calls of the group send actor for these messages."""
+    return [
+        (message_ids[start : start + SEND_GROUP_SIZE],)
+        for start in range(0, len(message_ids), SEND_GROUP_SIZE)
+    ]
+
+
 logger = logging.getLogger("weconn.messages")
 
 
@@ -110,6 +122,6 @@ async def hand_over(ctx: Context, plan: Plan, stored: list[Stored]) -> None:
             ]
         )
     try:
-        await ctx.task_queue().enqueue(SEND_ACTOR, [(item.id,) for item in stored])
+        await ctx.task_queue().enqueue(SEND_GROUP_ACTOR, send_groups([item.id for item in stored]))
     except Exception:  # any broker failure: the sweeper recovers these rows
         logger.exception("enqueue failed for %d committed messages; the sweeper will send them", len(stored))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 
 import dramatiq
 
 from gateway.queue import queue_of
+from resolvers.batch_delivery import claim_many, sent_many
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
+from resolvers.message_store import SEND_ACTOR, SEND_GROUP_ACTOR
 from workers.campaign_actors import register_campaign_actors
 from workers.providers.base import ProviderError, StatusLookup
 from workers.runtime import RuntimeFactory, WorkerRuntime
@@ -46,6 +50,23 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
             error_code=error_code,
             error_message=error_message,
         )
+
+    async def send_messages(message_ids: list[int]) -> None:
+        """A group: claimed together, sent concurrently, recorded together."""
+        runtime = runtimes.current()
+        claimed = await claim_many(runtime.delivery, message_ids)
+        outcomes = await asyncio.gather(
+            *(_attempt(runtime, message) for message in claimed), return_exceptions=True
+        )
+        accepted: list[tuple[Outgoing, str]] = []
+        for message, outcome in zip(claimed, outcomes, strict=True):
+            if isinstance(outcome, str):
+                accepted.append((message, outcome))
+            elif isinstance(outcome, BaseException):  # its lease runs out and the sweeper sends it again
+                logger.error("send of message %d failed unexpectedly", message.id, exc_info=outcome)
+        await sent_many(runtime.delivery, accepted)
+
+    dramatiq.actor(broker=broker, actor_name=SEND_GROUP_ACTOR, max_retries=0)(send_messages)
 
     dramatiq.actor(
         broker=broker,
@@ -86,6 +107,29 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
     )
     register_campaign_actors(broker, runtimes)
     register_webhook_actors(broker, runtimes)
+
+
+async def _attempt(runtime: WorkerRuntime, message: Outgoing) -> str | None:
+    """One message of a group: its provider id once accepted; None when failed or put off
+    (a transient refusal is retried on its own, later, as `send_message`)."""
+    provider = runtime.providers.get(message.provider)
+    if provider is None:
+        await runtime.delivery.failed(
+            message, code="unknown_provider", text=f"no provider '{message.provider}'"
+        )
+        return None
+    try:
+        async with runtime.provider_slots:
+            return (await provider.send(message)).provider_message_id
+    except ProviderError as error:
+        if error.transient and message.attempts < runtime.settings.send_max_attempts:
+            await runtime.delivery.retry_later(message, code=error.code, text=error.message)
+            jitter = random.uniform(1.0, 1.5)  # noqa: S311 - spreading retries, not a secret
+            delay = runtime.settings.send_retry_base_ms * 2 ** (message.attempts - 1) * jitter
+            await runtime.queue.enqueue(SEND_ACTOR, [(message.id,)], delay_ms=int(delay))
+        else:
+            await runtime.delivery.failed(message, code=error.code, text=error.message)
+        return None
 
 
 async def _send(runtime: WorkerRuntime, message: Outgoing) -> None:

@@ -16,6 +16,8 @@ from resolvers.delivery import Delivery
 from workers.providers.base import Provider
 from workers.providers.registry import build_providers, close_providers
 
+PROVIDER_SLOTS = 32
+
 
 @dataclass
 class WorkerRuntime:
@@ -24,6 +26,9 @@ class WorkerRuntime:
     queue: BrokerQueue
     delivery: Delivery
     bus: EventPublisher | None = None
+    # Provider calls in flight on this loop at once: a group's sends run concurrently, and an
+    # HTTP client's pool gets slower, not faster, with hundreds of requests waiting on it.
+    provider_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PROVIDER_SLOTS))
     providers: dict[str, Provider] = field(default_factory=dict)
 
 

@@ -19,7 +19,7 @@ from gateway.db import Database
 from gateway.queue import TaskQueue
 from gateway.settings import Settings
 from resolvers.message_status import MessageStatus
-from resolvers.message_store import MESSAGES, SEND_ACTOR
+from resolvers.message_store import MESSAGES, SEND_GROUP_ACTOR, SEND_GROUP_SIZE, send_groups
 
 RECONCILE_ACTOR = "reconcile_message"
 
@@ -36,14 +36,14 @@ async def sweep_once(db: Database, queue: TaskQueue, settings: Settings) -> int:
     sending = and_(MESSAGES.c.status == MessageStatus.SENDING.value, MESSAGES.c.lease_expires_at < stale)
     sent = and_(MESSAGES.c.status == MessageStatus.SENT.value, MESSAGES.c.updated_at < unanswered)
     passes = [
-        (sending, {"lease_expires_at": now}, SEND_ACTOR),
+        (sending, {"lease_expires_at": now}, SEND_GROUP_ACTOR),
         (sent, {"updated_at": now}, RECONCILE_ACTOR),
     ]
     # Old `queued` rows behind a deep backlog are still in the broker, only waiting: re-enqueuing
     # them would pile duplicates onto the backlog. Lost ones (a crash before the enqueue, a Redis
     # flush) are picked up once the queue is shallow again.
-    if await queue.pending(SEND_ACTOR) < BATCH:
-        passes.insert(0, (queued, {"updated_at": now}, SEND_ACTOR))
+    if await queue.pending(SEND_GROUP_ACTOR) * SEND_GROUP_SIZE < BATCH:
+        passes.insert(0, (queued, {"updated_at": now}, SEND_GROUP_ACTOR))
     total = 0
     for condition, touch, actor in passes:
         async with db.reading() as connection:
@@ -60,7 +60,10 @@ async def sweep_once(db: Database, queue: TaskQueue, settings: Settings) -> int:
                 .returning(MESSAGES.c.id)
             )
             claimed = list(taken.scalars())
-        await queue.enqueue(actor, [(message_id,) for message_id in claimed])
+        calls = (
+            send_groups(claimed) if actor == SEND_GROUP_ACTOR else [(message_id,) for message_id in claimed]
+        )
+        await queue.enqueue(actor, calls)
         total += len(claimed)
     if total:
         logger.warning("sweeper re-enqueued %d messages", total)

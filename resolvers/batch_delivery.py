@@ -1,0 +1,134 @@
+"""Claiming and recording sends many at a time: one statement for a group, not one per message.
+
+A worker takes a group of message ids (one broker message), claims every claimable one in one
+UPDATE, calls the providers concurrently, and records every acceptance in one more UPDATE.
+The guarantees are those of `Delivery.claim` and `Delivery.sent`, row by row: the same
+conditions, leases, events and campaign counter moves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, exists, insert, or_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.bus import StatusEvent
+from resolvers import campaign_counters
+from resolvers.campaign_counters import CAMPAIGNS
+from resolvers.campaign_status import CampaignStatus
+from resolvers.delivery import OUTGOING_COLUMNS, Delivery, Outgoing
+from resolvers.message_status import MessageStatus, predecessors
+from resolvers.message_store import EVENTS, MESSAGES
+
+SENDING = MessageStatus.SENDING.value
+SENT = MessageStatus.SENT.value
+
+
+async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoing]:
+    """Takes every claimable message of `message_ids` (see `Delivery.claim`); the others are left."""
+    now = datetime.now(UTC)
+    claimable = or_(
+        MESSAGES.c.status == MessageStatus.QUEUED.value,
+        and_(MESSAGES.c.status == SENDING, MESSAGES.c.lease_expires_at < now),
+    )
+    campaign_cancelled = exists().where(
+        CAMPAIGNS.c.id == MESSAGES.c.campaign_id, CAMPAIGNS.c.status == CampaignStatus.CANCELLED.value
+    )
+    statement = (
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(message_ids), claimable, ~campaign_cancelled)
+        .values(
+            status=SENDING,
+            previous_status=MESSAGES.c.status,
+            attempts=MESSAGES.c.attempts + 1,
+            lease_expires_at=now + timedelta(seconds=delivery.settings.send_lease_seconds),
+            updated_at=now,
+        )
+        .returning(*OUTGOING_COLUMNS, MESSAGES.c.campaign_id, MESSAGES.c.previous_status)
+    )
+    claimed: list[Outgoing] = []
+    async with delivery.db.writing() as connection:
+        rows = sorted(await connection.execute(statement), key=lambda row: row.id)
+        if not rows:
+            return []
+        moves = [(row.campaign_id, row.id, row.previous_status) for row in rows]
+        await _move_counters(connection, moves, SENDING)
+        firsts = [row for row in rows if row.attempts == 1]
+        moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in firsts]
+        events = await _events(connection, moved, SENDING, now)
+        for row in rows:
+            *fields, _campaign_id, _before = row
+            config = await delivery.config_for(connection, row.integration_id, row.channel, row.route)
+            claimed.append(Outgoing(*fields, config))  # type: ignore[call-arg]
+    await delivery.publish(events)
+    return claimed
+
+
+async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) -> None:
+    """Records each provider acceptance (see `Delivery.sent`) in one UPDATE."""
+    if not accepted:
+        return
+    now = datetime.now(UTC)
+    provider_ids = {message.id: provider_id for message, provider_id in accepted}
+    statement = (
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(provider_ids), MESSAGES.c.status.in_(predecessors(MessageStatus.SENT)))
+        .values(
+            status=SENT,
+            previous_status=MESSAGES.c.status,
+            provider_message_id=case(provider_ids, value=MESSAGES.c.id),
+            lease_expires_at=None,
+            error_code=None,
+            error_message=None,
+            updated_at=now,
+        )
+        .returning(MESSAGES.c.id, MESSAGES.c.tenant_id, MESSAGES.c.channel, MESSAGES.c.campaign_id,
+                   MESSAGES.c.previous_status, MESSAGES.c.provider_message_id)
+    )  # fmt: skip
+    async with delivery.db.writing() as connection:
+        rows = sorted(await connection.execute(statement), key=lambda row: row.id)
+        await _move_counters(
+            connection, [(row.campaign_id, row.id, row.previous_status) for row in rows], SENT
+        )
+        moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in rows]
+        details = {row.id: {"provider_message_id": row.provider_message_id} for row in rows}
+        events = await _events(connection, moved, SENT, now, details)
+    await delivery.publish(events)
+
+
+async def _move_counters(
+    connection: AsyncConnection, moves: list[tuple[int | None, int, str | None]], after: str
+) -> None:
+    per_campaign: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    for campaign_id, message_id, before in moves:
+        if campaign_id is not None and before is not None and before != after:
+            per_campaign[campaign_id].append((message_id, before, after))
+    for campaign_id, campaign_moves in per_campaign.items():
+        await campaign_counters.moved_many(connection, campaign_id, campaign_moves)
+        await campaign_counters.complete_if_finished(connection, campaign_id=campaign_id)
+
+
+async def _events(
+    connection: AsyncConnection,
+    moved: list[tuple[int, int, str, int | None]],
+    status: str,
+    now: datetime,
+    details: dict[int, dict[str, Any]] | None = None,
+) -> list[StatusEvent]:
+    """One event per (tenant, message, channel, campaign), in one multi-row INSERT."""
+    if not moved:
+        return []
+    details = details or {}
+    rows = [{"tenant_id": tenant_id, "message_id": message_id, "status": status,
+             "detail": details.get(message_id, {}), "occurred_at": now}
+            for tenant_id, message_id, _channel, _campaign in moved]  # fmt: skip
+    returned = await connection.execute(insert(EVENTS).returning(EVENTS.c.message_id, EVENTS.c.id), rows)
+    cursors = {int(row[0]): int(row[1]) for row in returned}
+    return [
+        StatusEvent(cursors[message_id], tenant_id, message_id, channel, status, now,
+                    details.get(message_id, {}), campaign_id)
+        for tenant_id, message_id, channel, campaign_id in moved
+    ]  # fmt: skip
