@@ -74,7 +74,10 @@ def start_receiver() -> Receiver:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            expected = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(expected)
+            if len(body) < expected:
+                return  # the sender died mid-request (a killed worker): nothing was delivered
             headers = {name.lower(): value for name, value in self.headers.items()}
             with receiver.lock:
                 receiver.requests.append(Received(self.path, headers, body, time.monotonic()))
