@@ -1,5 +1,5 @@
 """A real HTTP server receiving webhooks in a thread: it records every request and answers as
-each path is scripted (statuses in turn, a redirect; `/slow...` after 2 s), else 200."""
+each path is scripted (statuses in turn, a redirect; `/slow...` after 2 s, `/big...` with 6 KB), else 200."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ class Receiver:
                 return 302, {"Location": self.redirects[path]}, b""
             statuses = self.scripts.get(path)
             status = statuses.pop(0) if statuses else 200
-        return status, {}, f"answered {status}".encode()
+        body = "é" * 3000 if path.startswith("/big") else f"answered {status}"  # 6,000 bytes of UTF-8
+        return status, {}, body.encode()
 
 
 def start_receiver() -> Receiver:

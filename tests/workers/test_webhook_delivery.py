@@ -363,3 +363,17 @@ async def test_slow_receivers_do_not_hold_up_sends(
     while {item["status"] for item in await deliveries(http, tenant, hook["id"])} != {"succeeded"}:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
+
+
+async def test_an_attempt_keeps_the_first_kilobyte_of_the_answer(
+    http: httpx.AsyncClient, service_db: Database, receiver: Receiver
+) -> None:
+    tenant = await new_tenant(service_db)
+    hook = await register(http, tenant, receiver.url("/big"))
+    receiver.script("/big", 500)
+    test = (await http.post(f"{API}/{hook['id']}/test", headers=tenant.headers())).json()["data"]
+    delivery = await settled_delivery(http, tenant, hook["id"], test["id"])
+    failed, succeeded = delivery["attempts"]
+    assert (failed["status_code"], succeeded["status_code"]) == (500, 200)
+    assert failed["response"] == "é" * 512  # 1,024 bytes of the 6,000
+    assert delivery["last_error"] is None
