@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+JS_STAMP := tests/js/node_modules/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/test
 
 .PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts bench-subscriptions clean
@@ -12,6 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The pinned npm packages the suite runs (graphql-http audit, graphql-ws client), again when the lock changes.
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	bash tools/ensure-system-deps.sh
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $(JS_STAMP)
 
 run: $(STAMP)
 	$(BIN)/weconn serve
@@ -23,11 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy gateway schema resolvers rest_compat workers
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(JS_STAMP)
 	bash tools/ensure-system-deps.sh
 	WECONN_TEST_DATABASE=sqlite $(BIN)/pytest
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(JS_STAMP)
 	bash tools/ensure-system-deps.sh
 	WECONN_TEST_DATABASE=postgresql WECONN_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest
 

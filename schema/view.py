@@ -20,6 +20,8 @@ from schema.errors import with_code
 from schema.root import build_schema
 
 SOCKET_CREDENTIALS = frozenset({"x-api-key", "authorization"})
+JSON_MEDIA_TYPE = "application/json"
+GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
@@ -64,8 +66,65 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         acknowledged: UnsetType = UNSET
         return acknowledged
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """The media type the Accept header asks for rides on the sub-response to `create_response`."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate_media_type(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """GraphQL over HTTP: with `application/graphql-response+json`, a request error (the document
+        does not parse or validate, or the variables do not coerce: nothing ran) is a `400` without a
+        `data` entry; `application/json` keeps `200` for every well-formed request."""
+        graphql_response = sub_response.media_type == GRAPHQL_RESPONSE_MEDIA_TYPE
+        if graphql_response and not isinstance(response_data, list) and is_request_error(response_data):
+            response_data = response_data.copy()
+            response_data.pop("data", None)
+            sub_response.status_code = 400
+        response = super().create_response(response_data, sub_response)
+        if graphql_response:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_MEDIA_TYPE}; charset=utf-8"
+        response.headers["vary"] = "Accept"
+        return response
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         """Every error gets its stable code here, whether a resolver raised it or it came before execution."""
         if result.errors:
             result.errors = [with_code(error) for error in result.errors]
         return await super().process_result(request, result)
+
+
+def negotiate_media_type(accept: str | None) -> str:
+    """`application/graphql-response+json` when the Accept header names it and ranks it at least as
+    high as `application/json`; otherwise (no header, `*/*`, anything else) `application/json`."""
+    if not accept:
+        return JSON_MEDIA_TYPE
+    named: dict[str, float] = {}
+    for media_range in accept.split(","):
+        media_type, *parameters = (part.strip() for part in media_range.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        named[media_type.lower()] = max(quality, named.get(media_type.lower(), 0.0))
+    wanted = named.get(GRAPHQL_RESPONSE_MEDIA_TYPE, 0.0)
+    if wanted > 0 and wanted >= named.get(JSON_MEDIA_TYPE, 0.0):
+        return GRAPHQL_RESPONSE_MEDIA_TYPE
+    return JSON_MEDIA_TYPE
+
+
+def is_request_error(response: GraphQLHTTPResponse) -> bool:
+    """No data and only errors without a `path`: the request failed before execution began (a field
+    error always has a path, and a non-null one that nulls the whole result keeps it)."""
+    errors = response.get("errors") or []
+    return (
+        response.get("data") is None
+        and bool(errors)
+        and not any(isinstance(error, dict) and "path" in error for error in errors)
+    )
