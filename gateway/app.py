@@ -1,25 +1,30 @@
-"""Assembles the Starlette application: REST under the base path, /graphql, health checks."""
+"""Assembles the Starlette application: REST under the base path, /graphql, health checks, /dashboard."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from gateway.body_limit import BodySizeLimit
 from gateway.bus import EventBus
+from gateway.bus_redis import RedisBus
 from gateway.db import Database
 from gateway.queue import BrokerQueue
 from gateway.services import Services
 from gateway.settings import Settings
+from rest_compat.contact_import import IMPORT_PATH
 from rest_compat.envelope import JSONResponse, error_response
 from rest_compat.routes import build_routes
 from schema.view import GraphQLView
@@ -28,6 +33,9 @@ from workers.embedded import WorkerPool
 
 logger = logging.getLogger("weconn")
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
+DASHBOARD_DIR = Path(__file__).with_name("dashboard")
+# The page loads only its own files and talks only to this origin (HTTP and WebSocket).
+DASHBOARD_POLICY = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 
 def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
@@ -35,7 +43,8 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
     `run_workers=False` leaves them to the caller (tests start them when they need them)."""
     db = Database(settings)
     broker = build_broker(settings)
-    services = Services(settings=settings, db=db, queue=BrokerQueue(broker), bus=EventBus())
+    bus = RedisBus(settings.redis_url) if settings.redis_url else EventBus()
+    services = Services(settings=settings, db=db, queue=BrokerQueue(broker), bus=bus)
     pool = (
         None
         if settings.redis_url
@@ -55,6 +64,10 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
             {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
         )
 
+    async def dashboard(_request: Request) -> Response:
+        headers = {"content-security-policy": DASHBOARD_POLICY, "cache-control": "no-cache"}
+        return FileResponse(DASHBOARD_DIR / "index.html", headers=headers)
+
     async def http_error(_request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
@@ -69,7 +82,14 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
         if pool is not None and run_workers:
             pool.start_workers()
             pool.start_sweeper(db)
+        relay_stop = asyncio.Event()
+        redis_bus = bus if isinstance(bus, RedisBus) else None
+        relay = asyncio.create_task(redis_bus.relay(relay_stop)) if redis_bus is not None else None
         yield
+        if redis_bus is not None and relay is not None:
+            relay_stop.set()
+            await relay
+            await redis_bus.close()
         if pool is not None:
             await pool.stop()
         await db.dispose()
@@ -79,9 +99,13 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
+        Route("/dashboard", dashboard, methods=["GET"]),
+        Route("/dashboard/", dashboard, methods=["GET"]),
+        Mount("/dashboard", StaticFiles(directory=DASHBOARD_DIR), name="dashboard"),
         *build_routes(services),
     ]
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    import_limit = {settings.base_path + IMPORT_PATH: settings.import_max_bytes}
+    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, path_limits=import_limit)]
     if settings.allowed_origins:
         middleware.insert(0, _cors(settings.allowed_origins))
     app = Starlette(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,19 +13,25 @@ class BodyTooLargeError(Exception):
 
 
 class BodySizeLimit:
-    """Pure ASGI middleware: checks Content-Length up front and counts streamed bytes."""
+    """Pure ASGI middleware: checks Content-Length up front and counts streamed bytes.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `path_limits` gives some paths (exact, without a trailing slash) their own limit, e.g. a file
+    upload; every other path has `max_bytes`.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"].rstrip("/"), self.max_bytes)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await self._refuse(send, max_bytes)
                 return
         received = 0
         started = False
@@ -33,7 +41,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLargeError
             return message
 
@@ -46,10 +54,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLargeError:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
-        error = {"code": "payload_too_large", "message": f"the body is over {self.max_bytes} bytes"}
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
+        error = {"code": "payload_too_large", "message": f"the body is over {max_bytes} bytes"}
         body = orjson.dumps({"error": error})
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

@@ -1,4 +1,4 @@
-"""The `weconn` command: serve, migrate, and administration of tenants, users and API keys."""
+"""The `weconn` command: serve, migrate, administration of tenants, users and API keys, imports."""
 
 from __future__ import annotations
 
@@ -6,19 +6,25 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gateway.db import Database
 from gateway.migrate import upgrade_to_head
 from gateway.settings import Settings, get_settings
 from gateway.startup import announce_demo_key, prepare_database
-from resolvers import accounts
+from resolvers import accounts, contact_import
+from resolvers.contact_import_parsing import FORMATS
 from resolvers.errors import DomainError
 from resolvers.tenants import create_tenant
 
 ResultT = TypeVar("ResultT")
+FORMAT_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+SHOWN_IMPORT_ERRORS = 20
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
     user_create.add_argument("--tenant", required=True, help="tenant slug or id")
     user_create.add_argument("--role", default="member", choices=accounts.ROLES)
     user_create.set_defaults(run=_user_create)
+
+    contacts = commands.add_parser("contacts", help="manage contacts").add_subparsers(
+        required=True, dest="action"
+    )
+    contacts_import = contacts.add_parser(
+        "import", help="import a CSV or JSON lines file into a tenant (upsert by email, then phone)"
+    )
+    contacts_import.add_argument("file", type=Path)
+    contacts_import.add_argument("--tenant", required=True, help="tenant slug or id")
+    contacts_import.add_argument("--format", choices=FORMATS, help="default: from the file name's extension")
+    contacts_import.set_defaults(run=_contacts_import)
     return parser
 
 
@@ -156,6 +173,41 @@ def _user_create(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"user {user.id} ({user.email}) is now {args.role} of tenant {args.tenant}")
     return 0
+
+
+def _contacts_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit status 0 when every row was imported, 1 when some failed, 2 when the file was refused."""
+    path: Path = args.file
+    file_format = args.format or FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if file_format is None:
+        print(f"error: cannot tell the format of {path.name}; pass --format csv or jsonl", file=sys.stderr)
+        return 2
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        print(f"error: cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 2
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(f"importing {path.name}", total=None, visible=False)  # until a row is read
+
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, visible=True)
+
+        report = asyncio.run(
+            _with_db(
+                settings,
+                lambda db: contact_import.import_contacts_as_operator(
+                    db, tenant_ref=args.tenant, body=body, file_format=file_format, progress=show
+                ),
+            )
+        )
+    print(f"{report.total} rows: {report.created} created, {report.updated} updated, {report.failed} failed")
+    for failure in report.errors[:SHOWN_IMPORT_ERRORS]:
+        print(f"row {failure.row}{f' {failure.field}' if failure.field else ''}: {failure.message}")
+    if len(report.errors) > SHOWN_IMPORT_ERRORS or report.errors_truncated:
+        print(f"... and more errors ({report.failed} rows failed in all)")
+    return 1 if report.failed else 0
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[ResultT]]) -> ResultT:

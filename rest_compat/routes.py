@@ -8,7 +8,16 @@ from starlette.routing import Route
 
 from gateway.services import Services
 from resolvers.errors import DomainError
-from rest_compat import accounts, contacts, messages, provider_receipts, templates
+from rest_compat import (
+    accounts,
+    campaigns,
+    contact_import,
+    contacts,
+    messages,
+    provider_receipts,
+    templates,
+    webhooks,
+)
 from rest_compat.envelope import JSONResponse, domain_error_response
 from rest_compat.openapi import openapi_document
 from rest_compat.request import bare_context, context_for
@@ -17,9 +26,12 @@ from rest_compat.table import Endpoint
 ENDPOINTS: tuple[Endpoint, ...] = (
     *accounts.ENDPOINTS,
     *contacts.ENDPOINTS,
+    *contact_import.ENDPOINTS,
     *messages.ENDPOINTS,
+    *campaigns.ENDPOINTS,
     *templates.ENDPOINTS,
     *provider_receipts.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 )
 
 
