@@ -87,6 +87,7 @@ class LiveSocket {
   }
 
   receive(message) {
+    if (this.closed) return; // a late message of a socket left behind (another tenant's)
     const operation = this.operations.get(message.id);
     switch (message.type) {
       case 'connection_ack':
@@ -151,6 +152,7 @@ class LiveSocket {
 
 let live = null;
 let stopCampaign = null;
+let generation = 0; // bumped on each (re)start, so a late answer for the previous tenant is dropped
 
 function setConnection(state) {
   const badge = $('#connection');
@@ -235,8 +237,10 @@ function watchCampaign(id) {
 async function loadCampaigns() {
   const select = $('#campaign');
   const chosen = select.value;
+  const asked = generation;
   try {
     const data = await graphql('{ campaigns(perPage: 100) { items { id name status } } }');
+    if (asked !== generation) return;
     const options = data.campaigns.items.map(({ id, name, status }) => new Option(`#${id} ${name} (${status})`, id));
     select.replaceChildren(new Option('Choose a campaign', ''), ...options);
     select.value = options.some((option) => option.value === chosen) ? chosen : '';
@@ -275,6 +279,7 @@ async function loadTenants() {
 }
 
 function startLive() {
+  generation += 1;
   live?.close();
   $('#events tbody').replaceChildren();
   $('#no-events').hidden = false;
