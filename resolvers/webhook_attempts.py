@@ -15,7 +15,7 @@ from sqlalchemy import and_, insert, select, update
 from gateway.db import Database
 from gateway.settings import Settings
 from resolvers.webhook_events import ENABLED
-from resolvers.webhook_health import endpoint_health, give_up
+from resolvers.webhook_health import disable_if_due, give_up, note_outcome
 from resolvers.webhook_records import ATTEMPTS, DELIVERIES, ENDPOINTS
 
 JITTER = 0.1  # each retry delay is moved by up to 10% either way
@@ -101,6 +101,7 @@ async def record(db: Database, settings: Settings, claimed: Claimed, outcome: Ou
     else:
         status = "exhausted"
     async with db.writing() as connection:
+        failing_since = await note_outcome(connection, claimed, outcome, now)  # the endpoint first
         if (
             await connection.execute(select(DELIVERIES.c.id).where(DELIVERIES.c.id == claimed.delivery_id))
         ).first() is None:
@@ -122,5 +123,5 @@ async def record(db: Database, settings: Settings, claimed: Claimed, outcome: Ou
         )  # fmt: skip
         if not moved.rowcount:
             return None  # the lease ran out and another worker took the delivery over
-        await endpoint_health(connection, settings, claimed, outcome, now)
+        await disable_if_due(connection, settings, claimed, outcome, failing_since=failing_since, now=now)
     return delay

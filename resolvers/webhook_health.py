@@ -17,24 +17,36 @@ if TYPE_CHECKING:
     from resolvers.webhook_attempts import Claimed, Outcome
 
 
-async def endpoint_health(
-    connection: AsyncConnection, settings: Settings, claimed: Claimed, outcome: Outcome, now: datetime
-) -> None:
+async def note_outcome(
+    connection: AsyncConnection, claimed: Claimed, outcome: Outcome, now: datetime
+) -> datetime | None:
+    """The first statement of recording an attempt, so that every transaction touching an endpoint
+    and its deliveries locks the endpoint first (deleting and disabling do too): no deadlocks.
+    Returns since when the endpoint fails (None after a success; a success locks nothing then)."""
     endpoint = ENDPOINTS.c
     if outcome.ok:
         clear = update(ENDPOINTS).where(
             endpoint.id == claimed.endpoint_id, endpoint.failing_since.is_not(None)
         )
         await connection.execute(clear.values(failing_since=None))
-        return
+        return None
     statement = (
         update(ENDPOINTS).where(endpoint.id == claimed.endpoint_id)
         .values(failing_since=func.coalesce(endpoint.failing_since, now)).returning(endpoint.failing_since)
     )  # fmt: skip
-    failing_since = (await connection.execute(statement)).scalar_one()
+    failing_since: datetime | None = (await connection.execute(statement)).scalar()
+    return failing_since
+
+
+async def disable_if_due(
+    connection: AsyncConnection, settings: Settings, claimed: Claimed, outcome: Outcome, *,
+    failing_since: datetime | None, now: datetime,
+) -> None:  # fmt: skip
     if outcome.status_code == 410:
         await disable(connection, claimed, now, "the endpoint answered 410 Gone")
-    elif failing_since <= now - timedelta(seconds=settings.webhook_disable_after_seconds):
+    elif failing_since is not None and failing_since <= now - timedelta(
+        seconds=settings.webhook_disable_after_seconds
+    ):
         await disable(connection, claimed, now, f"every attempt failed since {failing_since.isoformat()}")
 
 
