@@ -90,8 +90,16 @@ async def complete_if_finished(connection: AsyncConnection, *, campaign_id: int)
             in_flight_count(campaign_id) == 0,
         )
         .values(status=CampaignStatus.COMPLETED.value, completed_at=now, updated_at=now)
+        .returning(CAMPAIGNS.c.tenant_id)
     )
-    return bool((await connection.execute(statement)).rowcount)
+    tenant_id = (await connection.execute(statement)).scalar()
+    if tenant_id is None:
+        return False
+    # Imported here: webhook events read campaign records, which read these counters.
+    from resolvers.webhook_events import emit_campaign_event  # noqa: PLC0415
+
+    await emit_campaign_event(connection, tenant_id, campaign_id, "campaign.completed")
+    return True
 
 
 async def totals(connection: AsyncConnection, campaign_ids: list[int]) -> dict[int, dict[str, int]]:
