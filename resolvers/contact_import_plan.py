@@ -155,11 +155,12 @@ async def write_plan(connection: AsyncConnection, tenant_id: int, plan: ChunkPla
     if moved:
         # An address may pass from one contact to another inside a chunk (even both ways): free
         # the changed ones first, so no order of the updates below meets the unique constraints.
-        clear = update(CONTACTS).where(CONTACTS.c.id == bindparam("target_id")).values(email=None, phone=None)
+        clear = _UPDATE_ONE.where(CONTACTS.c.tenant_id == tenant_id).values(email=None, phone=None)
         await connection.execute(clear, moved)
     if stored:
         await connection.execute(
-            _UPDATE.values(updated_at=now), [_update_values(target) for target in stored]
+            _UPDATE.where(CONTACTS.c.tenant_id == tenant_id).values(updated_at=now),
+            [_update_values(target) for target in stored],
         )
     if new:
         values = [_insert_values(tenant_id, target, now) for target in new]
@@ -210,18 +211,15 @@ def _record(target: _Target, now: datetime) -> ContactRecord:
     )  # fmt: skip
 
 
-_UPDATE = (
-    update(CONTACTS)
-    .where(CONTACTS.c.id == bindparam("target_id"))
-    .values(
-        {
-            "name": bindparam("new_name"),
-            "email": bindparam("new_email"),
-            "phone": bindparam("new_phone"),
-            "tags": bindparam("new_tags", type_=CONTACTS.c.tags.type),
-            "metadata": bindparam("new_metadata", type_=CONTACTS.c["metadata"].type),
-        }
-    )
+_UPDATE_ONE = update(CONTACTS).where(CONTACTS.c.id == bindparam("target_id"))  # executemany, by id
+_UPDATE = _UPDATE_ONE.values(
+    {
+        "name": bindparam("new_name"),
+        "email": bindparam("new_email"),
+        "phone": bindparam("new_phone"),
+        "tags": bindparam("new_tags", type_=CONTACTS.c.tags.type),
+        "metadata": bindparam("new_metadata", type_=CONTACTS.c["metadata"].type),
+    }
 )
 
 
