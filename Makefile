@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 JS_STAMP := tests/js/node_modules/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts bench-subscriptions clean
+.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts bench-campaign bench-subscriptions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ test: lint typecheck test-sqlite test-postgres
 
 bench-contacts: $(STAMP)
 	$(BIN)/python bench/contacts.py
+
+bench-campaign: $(STAMP)
+	flock /tmp/weconn-bench.lock $(BIN)/python bench/campaign.py --database-url $(TEST_POSTGRES_URL)
 
 bench-subscriptions: $(STAMP)
 	flock /tmp/weconn-bench.lock $(BIN)/python bench/subscriptions.py --database-url $(TEST_POSTGRES_URL)

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,12 +126,20 @@ class Worker:
 
 @contextmanager
 def weconn_workers(
-    workdir: Path, count: int, *, threads: int, env: Mapping[str, str], start_timeout: float = 60.0
+    workdir: Path,
+    count: int,
+    *,
+    threads: int,
+    env: Mapping[str, str],
+    start_timeout: float = 60.0,
+    command: Sequence[str] | None = None,
 ) -> Iterator[list[Worker]]:
-    """`count` processes of `weconn worker --threads N`, each ready (consuming) before this yields."""
+    """`count` processes of `weconn worker --threads N`, each ready (consuming) before this yields.
+    `command` replaces `weconn worker` (a launcher that must log WORKER_READY too)."""
+    base = list(command) if command is not None else [str(weconn_executable()), "worker"]
     with ExitStack() as stack:
         workers = [
-            stack.enter_context(_worker(workdir, index, threads, env)) for index in range(1, count + 1)
+            stack.enter_context(_worker(workdir, index, threads, env, base)) for index in range(1, count + 1)
         ]
         deadline = time.monotonic() + start_timeout
         for worker in workers:
@@ -140,9 +148,11 @@ def weconn_workers(
 
 
 @contextmanager
-def _worker(workdir: Path, index: int, threads: int, env: Mapping[str, str]) -> Iterator[Worker]:
+def _worker(
+    workdir: Path, index: int, threads: int, env: Mapping[str, str], base: list[str]
+) -> Iterator[Worker]:
     log_path = workdir / f"worker-{index}.log"
-    command = [str(weconn_executable()), "worker", "--threads", str(threads)]
+    command = [*base, "--threads", str(threads)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, env=dict(env), stdout=log, stderr=subprocess.STDOUT, cwd=REPO_DIR, start_new_session=True
