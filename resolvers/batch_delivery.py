@@ -9,17 +9,15 @@ conditions, leases, events and campaign counter moves.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, insert, or_, update
+from sqlalchemy import case, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.bus import StatusEvent
 from resolvers import campaign_counters
-from resolvers.campaign_counters import CAMPAIGNS
-from resolvers.campaign_status import CampaignStatus
-from resolvers.delivery import OUTGOING_COLUMNS, Delivery, Outgoing
+from resolvers.delivery import Delivery, Outgoing
 from resolvers.message_status import MessageStatus, predecessors
 from resolvers.message_store import EVENTS, MESSAGES
 
@@ -30,25 +28,7 @@ SENT = MessageStatus.SENT.value
 async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoing]:
     """Takes every claimable message of `message_ids` (see `Delivery.claim`); the others are left."""
     now = datetime.now(UTC)
-    claimable = or_(
-        MESSAGES.c.status == MessageStatus.QUEUED.value,
-        and_(MESSAGES.c.status == SENDING, MESSAGES.c.lease_expires_at < now),
-    )
-    campaign_cancelled = exists().where(
-        CAMPAIGNS.c.id == MESSAGES.c.campaign_id, CAMPAIGNS.c.status == CampaignStatus.CANCELLED.value
-    )
-    statement = (
-        update(MESSAGES)
-        .where(MESSAGES.c.id.in_(message_ids), claimable, ~campaign_cancelled)
-        .values(
-            status=SENDING,
-            previous_status=MESSAGES.c.status,
-            attempts=MESSAGES.c.attempts + 1,
-            lease_expires_at=now + timedelta(seconds=delivery.settings.send_lease_seconds),
-            updated_at=now,
-        )
-        .returning(*OUTGOING_COLUMNS, MESSAGES.c.campaign_id, MESSAGES.c.previous_status)
-    )
+    statement = delivery.claim_statement(message_ids, now)
     claimed: list[Outgoing] = []
     async with delivery.db.writing() as connection:
         rows = sorted(await connection.execute(statement), key=lambda row: row.id)

@@ -16,16 +16,12 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.tables import Contact, ContactTag
-from gateway.tables.columns import table_of
 from resolvers.contact_import_parsing import ImportRow, RowError
-from resolvers.contacts import ContactRecord
+from resolvers.contacts import CONTACT_TAGS, CONTACTS, ContactRecord
 from resolvers.webhook_events import ENABLED, jsonable
 from resolvers.webhook_records import ENDPOINTS, OUTBOX
 
 MAX_TAGS = 50  # what a contact create or update accepts
-CONTACTS = table_of(Contact)
-CONTACT_TAGS = table_of(ContactTag)
 COLUMNS = (
     CONTACTS.c.id,
     CONTACTS.c.name,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import Update, and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.bus import EventPublisher, StatusEvent
@@ -72,20 +72,21 @@ class Delivery:
         # Integration channel configs by id: every send reads one, and they rarely change.
         self._channels: TtlCache[int, dict[str, Any]] = TtlCache(max_entries=1000)
 
-    async def claim(self, message_id: int) -> Outgoing | None:
-        """Takes the send: a `queued` message, or a `sending` one whose holder's lease ran out."""
-        now = datetime.now(UTC)
+    def claim_statement(self, message_ids: list[int], now: datetime) -> Update:
+        """Takes the sends: `queued` messages, or `sending` ones whose holder's lease ran out.
+
+        A message of a cancelled campaign stays queued until the cancelling reaches it.
+        """
         claimable = or_(
             MESSAGES.c.status == MessageStatus.QUEUED.value,
             and_(MESSAGES.c.status == MessageStatus.SENDING.value, MESSAGES.c.lease_expires_at < now),
         )
-        # A message of a cancelled campaign stays queued until the cancelling reaches it.
         campaign_cancelled = exists().where(
             CAMPAIGNS.c.id == MESSAGES.c.campaign_id, CAMPAIGNS.c.status == CampaignStatus.CANCELLED.value
         )
-        statement = (
+        return (
             update(MESSAGES)
-            .where(MESSAGES.c.id == message_id, claimable, ~campaign_cancelled)
+            .where(MESSAGES.c.id.in_(message_ids), claimable, ~campaign_cancelled)
             .values(
                 status=MessageStatus.SENDING.value,
                 previous_status=MESSAGES.c.status,
@@ -95,6 +96,11 @@ class Delivery:
             )
             .returning(*OUTGOING_COLUMNS, MESSAGES.c.campaign_id, MESSAGES.c.previous_status)
         )
+
+    async def claim(self, message_id: int) -> Outgoing | None:
+        """Takes one send (see `claim_statement`)."""
+        now = datetime.now(UTC)
+        statement = self.claim_statement([message_id], now)
         events: list[StatusEvent] = []
         async with self.db.writing() as connection:
             found = (await connection.execute(statement)).first()
