@@ -16,7 +16,8 @@ from dramatiq.brokers.stub import StubBroker
 # Actors with a queue of their own, so they never wait behind a backlog of sends: a campaign's
 # fan-out enqueues 100,000 sends, and neither its own resumption nor the delivery receipts of
 # the first sends may queue up behind them.
-ACTOR_QUEUES = {"fan_out_campaign": "campaigns", "apply_receipt": "receipts", "reconcile_message": "receipts"}
+ACTOR_QUEUES = {"fan_out_campaign": "campaigns"}
+ACTOR_QUEUES |= dict.fromkeys(("apply_receipt", "recheck_twilio_status", "reconcile_message"), "receipts")
 ACTOR_QUEUES["deliver_webhook"] = "webhooks"  # a slow receiver never holds up sends, nor sends it
 DEFAULT_QUEUE = "default"
 PIPELINE_SIZE = 500  # messages per Redis round trip

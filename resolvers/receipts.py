@@ -29,6 +29,9 @@ from resolvers.receipt_parsing import (
 )
 
 TWILIO_STATUS_PATH = "/providers/twilio/status"
+TWILIO_RECHECK_ACTOR = "recheck_twilio_status"
+RECHECK_DELAY_MS = 500
+RECEIPT_ACTOR = "apply_receipt"
 WHATSAPP_WEBHOOK_PATH = "/providers/whatsapp/webhook"
 # Twilio's earlier statuses (accepted, scheduled) say nothing yet; later ones mean it took the message.
 TWILIO_STATUSES = {
@@ -58,19 +61,34 @@ class InvalidSignature(Forbidden):
 async def twilio_status(
     ctx: Context, *, url: str, params: Mapping[str, Sequence[str]], headers: Mapping[str, str]
 ) -> bool:
-    """A Twilio status callback, signed with the AuthToken of the integration that sent the message;
-    True when it was about one of our messages."""
+    """A Twilio status callback; True when it was about one of our messages. One whose MessageSid
+    is not recorded yet may have overtaken the commit of its send: it is looked at again shortly."""
+    delivery = Delivery(ctx.db, ctx.settings, ctx.bus)
+    known = await twilio_receipt(delivery, url=url, params=params, headers=headers)
+    signature = headers.get("x-twilio-signature", "")
+    if known is None and signature and ctx.queue is not None:
+        fields = {name: list(values) for name, values in params.items()}
+        again = (url, fields, {"x-twilio-signature": signature})
+        await ctx.queue.enqueue(TWILIO_RECHECK_ACTOR, [again], delay_ms=RECHECK_DELAY_MS)
+    return bool(known)
+
+
+async def twilio_receipt(
+    delivery: Delivery, *, url: str, params: Mapping[str, Sequence[str]], headers: Mapping[str, str]
+) -> bool | None:
+    """Checks the signature (the AuthToken of the integration that sent the message) and applies
+    the status; None when no message of ours has this MessageSid, False when it is not ours."""
     first = {name: values[0] for name, values in params.items() if values}
     sid = first.get("MessageSid") or first.get("SmsSid") or ""
     if not sid:
         raise BadRequest("MessageSid is required")
     if not PROVIDER_ID.fullmatch(sid):
         return False
-    auth_token = await _twilio_auth_token(ctx, sid)
+    auth_token = await _twilio_auth_token(delivery, sid)
     if auth_token is None:
-        return False
+        return None
     signature = headers.get("x-twilio-signature", "")
-    full_url = public_url(ctx.settings, url)
+    full_url = public_url(delivery.settings, url)
     if not (auth_token and signature and twilio_signature_matches(auth_token, full_url, params, signature)):
         raise InvalidSignature("X-Twilio-Signature does not sign this request")
     status = TWILIO_STATUSES.get((first.get("MessageStatus") or first.get("SmsStatus") or "").lower())
@@ -78,7 +96,7 @@ async def twilio_status(
         return True
     code = clean(first.get("ErrorCode"))
     error = (code, clean(first.get("ErrorMessage")) or f"Twilio error {code}") if code else None
-    return await _apply(ctx, "twilio", sid, status, error)
+    return await _apply(delivery, "twilio", sid, status, error)
 
 
 def whatsapp_challenge(ctx: Context, *, params: Mapping[str, str]) -> str:
@@ -103,15 +121,23 @@ async def whatsapp_statuses(ctx: Context, *, body: bytes, headers: Mapping[str, 
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BadRequest("the body is not JSON") from None
+    delivery = Delivery(ctx.db, ctx.settings, ctx.bus)
     applied = 0
     for item in whatsapp_status_items(payload):
         wamid, status = item.get("id"), WHATSAPP_STATUSES.get(str(item.get("status")))
-        if isinstance(wamid, str) and PROVIDER_ID.fullmatch(wamid) and status is not None:
-            applied += await _apply(ctx, "whatsapp_cloud", wamid, status, whatsapp_error(item))
+        if not (isinstance(wamid, str) and PROVIDER_ID.fullmatch(wamid) and status is not None):
+            continue
+        error = whatsapp_error(item)
+        if await _apply(delivery, "whatsapp_cloud", wamid, status, error):
+            applied += 1
+        elif ctx.queue is not None:  # signed, so ours: it may have overtaken the commit of its send
+            code, text = error if error and status in ERROR_STATUSES else (None, None)
+            receipt = ("whatsapp_cloud", wamid, status.value, code, text)
+            await ctx.queue.enqueue(RECEIPT_ACTOR, [receipt], delay_ms=RECHECK_DELAY_MS)
     return applied
 
 
-async def _twilio_auth_token(ctx: Context, sid: str) -> str | None:
+async def _twilio_auth_token(delivery: Delivery, sid: str) -> str | None:
     """The AuthToken of the account that sent message `sid` ("" when unknown); None: no such message."""
     query = (
         select(MESSAGES.c.route, MESSAGES.c.channel, INTEGRATIONS.c.channels)
@@ -119,21 +145,20 @@ async def _twilio_auth_token(ctx: Context, sid: str) -> str | None:
         .where(MESSAGES.c.provider == "twilio", MESSAGES.c.provider_message_id == sid)
         .limit(1)
     )
-    async with ctx.db.reading() as connection:
+    async with delivery.db.reading() as connection:
         row = (await connection.execute(query)).first()
     if row is None:
         return None
     if row.route == PLATFORM:
-        return ctx.settings.twilio_auth_token or ""
+        return delivery.settings.twilio_auth_token or ""
     config = (row.channels or {}).get(row.channel)
     token = config.get("auth_token") if isinstance(config, dict) else None
     return token if isinstance(token, str) else ""
 
 
 async def _apply(
-    ctx: Context, provider: str, message_id: str, status: MessageStatus, error: tuple[str, str] | None
+    delivery: Delivery, provider: str, message_id: str, status: MessageStatus, error: tuple[str, str] | None
 ) -> bool:
-    delivery = Delivery(ctx.db, ctx.settings, ctx.bus)
     code, text = error if error and status in ERROR_STATUSES else (None, None)
     return await delivery.receipt(
         provider=provider, provider_message_id=message_id, status=status, error_code=code, error_message=text

@@ -1,4 +1,4 @@
-"""The actors: send a message through its provider; apply a delivery receipt."""
+"""The send actors: a group of messages, or one message being retried, through its provider."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import random
 
 import dramatiq
 
-from gateway.queue import queue_of
 from resolvers.batch_delivery import claim_many, sent_many
 from resolvers.delivery import Outgoing
-from resolvers.message_status import MessageStatus
 from resolvers.message_store import SEND_ACTOR, SEND_GROUP_ACTOR
 from workers.campaign_actors import register_campaign_actors
-from workers.providers.base import ProviderError, StatusLookup
+from workers.providers.base import ProviderError
+from workers.receipt_actors import register_receipt_actors
 from workers.runtime import RuntimeFactory, WorkerRuntime
 from workers.webhook_actors import register_webhook_actors
 
@@ -34,22 +33,6 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
         if message is None:
             return  # sent already, or another worker holds it
         await _send(runtime, message)
-
-    async def apply_receipt(
-        provider: str,
-        provider_message_id: str,
-        status: str,
-        error_code: str | None,
-        error_message: str | None,
-    ) -> None:
-        runtime = runtimes.current()
-        await runtime.delivery.receipt(
-            provider=provider,
-            provider_message_id=provider_message_id,
-            status=MessageStatus(status),
-            error_code=error_code,
-            error_message=error_message,
-        )
 
     async def send_messages(message_ids: list[int]) -> None:
         """A group: claimed together, sent concurrently, recorded together."""
@@ -77,34 +60,7 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
         retry_when=lambda _retries, error: isinstance(error, SendDeferred),
     )(send_message)
 
-    async def reconcile_message(message_id: int) -> None:
-        """A receipt that never came: ask the provider, where it can be asked."""
-        runtime = runtimes.current()
-        found = await runtime.delivery.awaiting_receipt(message_id)
-        if found is None:
-            return
-        message, provider_message_id = found
-        provider: object = runtime.providers.get(message.provider)
-        if not isinstance(provider, StatusLookup):
-            return
-        receipt = await provider.fetch_status(message, provider_message_id)
-        if receipt is not None:
-            await runtime.delivery.receipt(
-                provider=message.provider,
-                provider_message_id=provider_message_id,
-                status=receipt.status,
-                error_code=receipt.error_code,
-                error_message=receipt.error_message,
-            )
-
-    receipts = queue_of("apply_receipt")
-    dramatiq.actor(broker=broker, actor_name="apply_receipt", queue_name=receipts, max_retries=5)(
-        apply_receipt
-    )
-    reconciling = queue_of("reconcile_message")
-    dramatiq.actor(broker=broker, actor_name="reconcile_message", queue_name=reconciling, max_retries=3)(
-        reconcile_message
-    )
+    register_receipt_actors(broker, runtimes)
     register_campaign_actors(broker, runtimes)
     register_webhook_actors(broker, runtimes)
 

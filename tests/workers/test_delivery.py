@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from gateway.db import Database
 from gateway.settings import Settings
@@ -103,6 +104,35 @@ async def test_a_lost_receipt_is_asked_for(client: httpx.AsyncClient, db: Databa
             .returning(MESSAGES.c.id)
         )  # fmt: skip
         message_id = inserted.scalar_one()
+    view = await wait_for_status(client, tenant, message_id, FINAL)
+    assert view["status"] == "delivered"
+
+
+async def test_a_receipt_ahead_of_its_sent_commit_is_applied_once_the_send_is_recorded(
+    app: object, client: httpx.AsyncClient, db: Database
+) -> None:
+    """The provider's receipt overtook the commit of `sent`: it is retried until the id is known.
+    The recipient is the sandbox's no-receipt number, so reconciliation cannot be what delivers it."""
+    tenant, integration_id = await sending_tenant(db)
+    now = datetime.now(UTC)
+    async with db.writing() as connection:
+        inserted = await connection.execute(
+            insert(MESSAGES)
+            .values(tenant_id=tenant.id, integration_id=integration_id, channel="sms", route="integration",
+                    provider="sandbox", to="+15005550004", body="hi", variables={}, status="sending",
+                    attempts=1, created_at=now, updated_at=now)
+            .returning(MESSAGES.c.id)
+        )  # fmt: skip
+        message_id = inserted.scalar_one()
+    queue = app.state.services.queue  # type: ignore[attr-defined]
+    await queue.enqueue("apply_receipt", [("sandbox", "SBahead", "delivered", None, None)])
+    await asyncio.sleep(0.3)  # the receipt's first try finds no such provider id
+    async with db.writing() as connection:
+        await connection.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id == message_id)
+            .values(status="sent", previous_status="sending", provider_message_id="SBahead")
+        )
     view = await wait_for_status(client, tenant, message_id, FINAL)
     assert view["status"] == "delivered"
 

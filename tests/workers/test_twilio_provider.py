@@ -3,6 +3,7 @@ through the app."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -211,6 +212,23 @@ async def test_unknown_messages_are_acknowledged(client) -> None:
     params = callback("SM" + secrets.token_hex(16), "delivered")
     response = await post_callback(client, params, "whatever")
     assert response.json() == {"data": {"applied": False}}
+
+
+async def test_a_callback_ahead_of_its_send_is_applied_once_the_sid_is_recorded(
+    client, tenant, sent_message, message_state
+) -> None:
+    """The callback overtook the commit of the send that returned its sid: it is looked at again."""
+    sid = "SM" + secrets.token_hex(16)
+    params = callback(sid, "delivered")
+    early = await post_callback(client, params, twilio_signature("http://testserver" + CALLBACK, params))
+    assert early.json() == {"data": {"applied": False}}
+    message_id = await sent_message(
+        tenant_id=tenant.id, channel="sms", config=CONFIG, provider_message_id=sid
+    )
+    deadline = asyncio.get_running_loop().time() + 20
+    while (await message_state(message_id))["status"] != "delivered":
+        assert asyncio.get_running_loop().time() < deadline, "the early callback was never applied"
+        await asyncio.sleep(0.1)
 
 
 async def test_bad_input_never_fails_the_server(client) -> None:

@@ -3,6 +3,7 @@ the app."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -195,6 +196,22 @@ async def test_tampered_or_unsigned_deliveries_are_refused(
     monkeypatch.setattr(settings, "whatsapp_app_secret", None)
     assert (await client.post(WEBHOOK, content=body, headers=signed(body))).status_code == 403
     assert (await message_state(message_id))["status"] == "sent"
+
+
+async def test_a_status_ahead_of_its_send_is_applied_once_the_wamid_is_recorded(
+    client, webhook_secrets, tenant, sent_message, message_state
+) -> None:
+    wamid = "wamid.HBgLMTQxNTU1NTAxMDAVAgARGBI" + secrets.token_hex(8).upper() + "AB=="
+    body = notification(status(wamid, "delivered"))
+    early = await client.post(WEBHOOK, content=body, headers=signed(body))
+    assert early.json() == {"data": {"applied": 0}}
+    message_id = await sent_message(
+        tenant_id=tenant.id, channel="whatsapp", config=CONFIG, provider_message_id=wamid
+    )
+    deadline = asyncio.get_running_loop().time() + 20
+    while (await message_state(message_id))["status"] != "delivered":
+        assert asyncio.get_running_loop().time() < deadline, "the early status was never applied"
+        await asyncio.sleep(0.1)
 
 
 async def test_unknown_ids_and_odd_shapes_are_acknowledged(client, webhook_secrets) -> None:

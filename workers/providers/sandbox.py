@@ -18,9 +18,9 @@ import secrets
 from gateway.queue import TaskQueue
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
+from resolvers.receipts import RECEIPT_ACTOR
 from workers.providers.base import Accepted, ProviderError, Receipt
 
-RECEIPT_ACTOR = "apply_receipt"
 MAGIC = {
     "+15005550001": "fail",
     "+15005550002": "retry",
