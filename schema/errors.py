@@ -1,6 +1,8 @@
 """Gives every GraphQL error a stable `extensions.code`, the same codes REST uses.
 
-Applied once per response by `schema.view.GraphQLView.process_result`.
+Applied by `schema.root.WeConnSchema.process_errors`, which every operation passes through
+(subscriptions included, whose results never reach the view's `process_result`), and again,
+idempotently, by `schema.view.GraphQLView.process_result`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ logger = logging.getLogger("weconn.graphql")
 
 
 def with_code(error: GraphQLError) -> GraphQLError:
+    """The error as the caller sees it; one that has its code already is returned as it is."""
     original = error.original_error
+    if original is None and "code" in (error.extensions or {}):
+        return error
     if isinstance(original, DomainError):
         extensions: dict[str, object] = {"code": original.code}
         if original.fields:

@@ -27,6 +27,7 @@ from schema import contacts as contact_fields
 from schema import messages as message_fields
 from schema import templates as template_fields
 from schema import webhooks as webhook_fields
+from schema.errors import with_code
 from schema.scalars import DateTimeScalar
 from schema.subscriptions import Subscription
 
@@ -102,7 +103,8 @@ class WeConnSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Errors are coded, and unexpected ones logged, by `schema.errors.with_code`; nothing more here."""
+        """Codes the errors in place (the result holds this very list); unexpected ones are logged."""
+        errors[:] = [with_code(error) for error in errors]
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:

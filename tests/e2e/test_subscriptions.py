@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.server import ServerProcess, run_cli
-from tests.support.ws_client import LEGACY_WS, GraphQLSocket, rejected_with
+from tests.support.ws_client import LEGACY_WS, GraphQLSocket, SubscriptionError, rejected_with
 
 pytestmark = pytest.mark.e2e
 STEPS = ["queued", "sending", "sent", "delivered"]
@@ -165,9 +165,14 @@ async def test_another_tenant_sees_nothing(server: ServerProcess, fresh_database
         listening.cancel()
     [message_id] = send_batch(server, 1, start=800)
     async with GraphQLSocket(ws_url(server), {"X-API-Key": other_key}) as socket:
-        with pytest.raises(RuntimeError, match=r"not_found|not found"):
+        with pytest.raises(SubscriptionError) as refused:
             async for _ in socket.subscribe(STATUS, {"id": message_id}):
                 pass
+        assert refused.value.codes == ["not_found"]
+        with pytest.raises(SubscriptionError) as invalid:
+            async for _ in socket.subscribe("subscription { messageStatus(id: 1) { nope } }"):
+                pass
+        assert invalid.value.codes == ["invalid_query"]
 
 
 async def test_campaign_progress(server: ServerProcess) -> None:

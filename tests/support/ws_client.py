@@ -77,12 +77,24 @@ class GraphQLSocket:
             if message["type"] in ("next", "data"):
                 payload = message["payload"]
                 if payload.get("errors"):
-                    raise RuntimeError(f"subscription error: {payload['errors']}")
+                    raise SubscriptionError(payload["errors"])
                 yield payload["data"]
             elif message["type"] == "error":
-                raise RuntimeError(f"subscription error: {message.get('payload')}")
+                raise SubscriptionError(message.get("payload") or [])
             elif message["type"] == "complete":
                 return
+
+
+class SubscriptionError(RuntimeError):
+    """The server's GraphQL errors for a subscription (a `next` with errors, or an `error`)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"subscription error: {errors}")
+        self.errors = errors
+
+    @property
+    def codes(self) -> list[str | None]:
+        return [(error.get("extensions") or {}).get("code") for error in self.errors]
 
 
 async def rejected_with(
