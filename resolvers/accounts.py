@@ -26,11 +26,21 @@ API_KEYS = table_of(ApiKey)
 
 
 @dataclass(frozen=True, slots=True)
+class TenantMembership:
+    id: int
+    slug: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class TokenPair:
     access_token: str
     refresh_token: str
     expires_at: datetime
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+    # The tenants the user may name in `X-Tenant-Id`, so a client needs no tenant to sign in.
+    tenants: tuple[TenantMembership, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +177,19 @@ async def _issue_tokens(db: Database, settings: Settings, *, user_id: int, famil
     )
     refresh_token, refresh_hash = auth.new_refresh_token()
     refresh_expiry = datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds)
+    memberships = (
+        select(Tenant.id, Tenant.slug, Tenant.name, Membership.role)
+        .join(Membership, col(Membership.tenant_id) == col(Tenant.id))
+        .where(Membership.user_id == user_id)
+        .order_by(col(Tenant.id))
+    )
     async with db.sessions() as session:
         session.add(
             RefreshToken(user_id=user_id, family=family, token_hash=refresh_hash, expires_at=refresh_expiry)
         )
         await session.commit()
-    return TokenPair(access_token=access, refresh_token=refresh_token, expires_at=expires_at)
+        tenants = tuple(TenantMembership(*row) for row in (await session.exec(memberships)).all())
+    return TokenPair(access_token=access, refresh_token=refresh_token, expires_at=expires_at, tenants=tenants)
 
 
 async def create_user(db: Database, *, email: str, password: str, tenant_ref: str, role: str) -> User:

@@ -316,7 +316,10 @@ $('#sign-in').addEventListener('submit', async (submitted) => {
   $('#sign-in-error').textContent = '';
   try {
     const tokens = await restPost('/auth/login', { email: form.get('email'), password: form.get('password') });
-    auth = { email: form.get('email'), access: tokens.access_token, refresh: tokens.refresh_token, tenant: form.get('tenant').trim() };
+    // The tenant typed in, else the first the user belongs to (login lists them).
+    const tenant = form.get('tenant').trim() || String(tokens.tenants[0]?.id ?? '');
+    if (!tenant) throw new Error('this user belongs to no tenant');
+    auth = { email: form.get('email'), access: tokens.access_token, refresh: tokens.refresh_token, tenant };
     session.save(auth);
     await enter();
   } catch (error) {

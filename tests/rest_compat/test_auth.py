@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import secrets
 from datetime import UTC, datetime
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -40,6 +41,7 @@ async def test_login_then_bearer_with_tenant_header(
     assert response.status_code == 200, response.text
     tokens = response.json()["data"]
     assert tokens["token_type"] == "Bearer"
+    assert tokens["tenants"] == [{"id": tenant.id, "slug": tenant.slug, "name": ANY, "role": "member"}]
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
     by_slug = await client.get(CONTACTS, headers={**bearer, "X-Tenant-Id": tenant.slug})
     assert by_slug.status_code == 200
