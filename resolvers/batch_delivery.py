@@ -40,9 +40,10 @@ async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoin
         moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in firsts]
         events = await _events(connection, moved, SENDING, now)
         for row in rows:
-            *fields, _campaign_id, _before = row
+            *fields, campaign_id, _before = row
             config = await delivery.config_for(connection, row.integration_id, row.channel, row.route)
-            claimed.append(Outgoing(*fields, config))  # type: ignore[call-arg]
+            headers = delivery.headers_for(row, campaign_id)
+            claimed.append(Outgoing(*fields, config, headers))  # type: ignore[call-arg]
     await delivery.publish(events)
     return claimed
 

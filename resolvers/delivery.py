@@ -6,7 +6,7 @@ is published on the bus after the commit. Running any step twice changes nothing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from resolvers.campaign_counters import CAMPAIGNS
 from resolvers.campaign_status import CampaignStatus
 from resolvers.message_status import MessageStatus, predecessors
 from resolvers.message_store import EVENTS, MESSAGES
+from resolvers.unsubscribe_tokens import list_unsubscribe_headers
 
 INTEGRATIONS = table_of(Integration)
 INTEGRATION_CACHE_SECONDS = 5.0  # a changed integration reaches the workers within this
@@ -62,6 +63,7 @@ class Outgoing:
     variables: dict[str, Any]
     attempts: int
     config: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)  # extra email headers (List-Unsubscribe)
 
 
 class Delivery:
@@ -124,7 +126,7 @@ class Delivery:
                 events.append(sending)
             config = await self.config_for(connection, found.integration_id, found.channel, found.route)
         await self.publish(events)
-        return Outgoing(*row, config)  # type: ignore[call-arg]
+        return Outgoing(*row, config, self.headers_for(found, campaign_id))  # type: ignore[call-arg]
 
     async def awaiting_receipt(self, message_id: int) -> tuple[Outgoing, str] | None:
         """A `sent` message and its provider id, to ask the provider what became of it."""
@@ -242,6 +244,12 @@ class Delivery:
             self._channels.put(integration_id, channels, ttl=INTEGRATION_CACHE_SECONDS)
         config = channels.get(channel, {})
         return config if isinstance(config, dict) else {}
+
+    def headers_for(self, row: Any, campaign_id: int | None) -> dict[str, str]:
+        """A campaign email's one-click unsubscribe headers; nothing for other messages."""
+        if campaign_id is None or row.channel != "email":
+            return {}
+        return list_unsubscribe_headers(self.settings, tenant_id=row.tenant_id, address=row.to)
 
     async def publish(self, events: list[StatusEvent]) -> None:
         if self.bus is not None and events:

@@ -63,8 +63,11 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     EventKind("contact.created", "A contact was created.", CONTACT),
     EventKind("contact.updated", "A contact was changed.", CONTACT),
     EventKind("contact.deleted", "A contact was deleted.", {"id": 3}),
-    EventKind("contact.opted_out", "A contact opted out of a channel (STOP, unsubscribe link).",
-              {"contact_id": 3, "channel": "sms", "address": "+40740111222", "source": "sms_stop"}),
+    EventKind("contact.opted_out", "An address opted out of a channel (SMS STOP, the email unsubscribe "
+              "link, or the API); `contact_id` is null when no contact has the address.",
+              {"contact_id": 3, "channel": "sms", "address": "+40740111222", "source": "sms_keyword"}),
+    EventKind("contact.opted_in", "An opt-out was lifted (SMS START, or the API).",
+              {"contact_id": 3, "channel": "sms", "address": "+40740111222", "source": "sms_keyword"}),
     EventKind("webhook.disabled", "One of your webhook endpoints was disabled after failing.",
               {"endpoint_id": 2, "url": "https://example.com/hooks", "reason": "failing since ..."}),
     EventKind("webhook.test", "Sent only when you ask for a test delivery.",

@@ -63,7 +63,7 @@ def openapi_document(endpoints: tuple[Endpoint, ...], *, base_path: str) -> dict
 def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": endpoint.summary, "tags": [endpoint.tag]}
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+        {"name": name, "in": "path", "required": True, "schema": {"type": _path_type(name)}}
         for name in _path_names(endpoint.path)
     ]
     parameters += [{"name": name, "in": "query", "schema": {"type": "string"}} for name in endpoint.query]
@@ -103,6 +103,10 @@ def _operation(endpoint: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         **{str(status): {"description": STATUS_TEXT[status], **error} for status in sorted(set(statuses))},
     }
     return operation
+
+
+def _path_type(name: str) -> str:
+    return "integer" if name == "id" or name.endswith("_id") else "string"
 
 
 def _path_names(path: str) -> list[str]:

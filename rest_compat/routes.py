@@ -12,10 +12,13 @@ from rest_compat import (
     accounts,
     campaigns,
     contact_import,
+    contact_opt_outs,
     contacts,
+    inbound_sms,
     messages,
     provider_receipts,
     templates,
+    unsubscribe,
     webhooks,
 )
 from rest_compat.envelope import JSONResponse, domain_error_response
@@ -32,6 +35,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *templates.ENDPOINTS,
     *provider_receipts.ENDPOINTS,
     *webhooks.ENDPOINTS,
+    *contact_opt_outs.ENDPOINTS,
+    *inbound_sms.ENDPOINTS,
+    *unsubscribe.ENDPOINTS,
 )
 
 

@@ -13,6 +13,7 @@ from resolvers.contact_fields import ContactFields
 from resolvers.contacts import ContactRecord
 from resolvers.validation import parse_input
 from schema.context import GraphQLInfo
+from schema.opt_outs import OptOut, resolve_opt_outs
 
 
 @strawberry.type
@@ -25,6 +26,10 @@ class Contact:
     metadata: JSON
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field(description="The channels its addresses opted out of.")  # type: ignore[untyped-decorator]
+    async def opt_outs(self, info: GraphQLInfo) -> list[OptOut]:
+        return await resolve_opt_outs(info, self.id)
 
     @classmethod
     def from_record(cls, record: ContactRecord) -> Contact:

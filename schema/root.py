@@ -25,6 +25,7 @@ from schema import campaign_types, webhook_types
 from schema import campaigns as campaign_fields
 from schema import contacts as contact_fields
 from schema import messages as message_fields
+from schema import opt_outs as opt_out_fields
 from schema import templates as template_fields
 from schema import webhooks as webhook_fields
 from schema.errors import with_code
@@ -61,6 +62,13 @@ class Mutation:
     update_contact: contact_fields.Contact = strawberry.mutation(resolver=contact_fields.update_contact)
     delete_contact: contact_fields.DeletedContact = strawberry.mutation(
         resolver=contact_fields.delete_contact
+    )
+    opt_out_contact: list[opt_out_fields.OptOut] = strawberry.mutation(
+        resolver=opt_out_fields.opt_out_contact,
+        description="Opts the contact's address out of a channel (sms, email, whatsapp); idempotent.",
+    )
+    opt_in_contact: list[opt_out_fields.OptOut] = strawberry.mutation(
+        resolver=opt_out_fields.opt_in_contact, description="Lifts the contact's opt-out of a channel."
     )
     send_message: message_fields.SendResult = strawberry.mutation(resolver=message_fields.send_message)
     send_batch: message_fields.BatchResult = strawberry.mutation(resolver=message_fields.send_batch)

@@ -20,6 +20,7 @@ import aiosmtplib
 
 from resolvers.delivery import Outgoing
 from workers.providers.base import Accepted, ProviderError
+from workers.providers.email_headers import POLICY
 from workers.providers.email_text import html_to_text
 
 
@@ -50,7 +51,7 @@ def compose(message: Outgoing) -> EmailMessage:
     if not isinstance(sender, str) or "@" not in sender:
         raise ProviderError("smtp_config", "the email channel config has no sender address", transient=False)
     domain = sender.rsplit("@", 1)[1]
-    email = EmailMessage()
+    email = EmailMessage(policy=POLICY)
     email["From"] = formataddr((str(config.get("sender_name") or ""), sender))
     email["To"] = message.to
     if config.get("reply_to"):
@@ -58,6 +59,8 @@ def compose(message: Outgoing) -> EmailMessage:
     email["Subject"] = message.subject or ""
     email["Date"] = format_datetime(datetime.now(UTC))
     email["Message-ID"] = f"<{secrets.token_hex(16)}@{domain if len(domain) <= 80 else 'weconn'}>"
+    for name, value in message.headers.items():
+        email[name] = value
     email.set_content(html_to_text(message.body))
     email.add_alternative(message.body, subtype="html")
     return email
