@@ -19,9 +19,10 @@ from resolvers.campaign_records import CampaignRecord
 from resolvers.context import Context
 from resolvers.errors import NotFound
 from resolvers.event_history import events_after, latest_cursor, parse_cursor, tenant_events
+from resolvers.event_order import Between, EventOrder
 from resolvers.message_reads import get_message
 from resolvers.message_status import is_final
-from resolvers.message_store import MESSAGES
+from resolvers.message_store import EVENTS, MESSAGES
 
 IDLE_CHECK_SECONDS = 5.0  # a quiet subscription still looks at the database this often
 PROGRESS_INTERVAL_SECONDS = 0.25  # campaign progress: at most four updates a second
@@ -38,16 +39,17 @@ def _bus(ctx: Context) -> EventBus:
 async def delivery_events(
     ctx: Context, *, channel: str | None, campaign_id: int | None, after: str | None
 ) -> AsyncIterator[StatusEvent]:
-    """The tenant's events (optionally one channel's, one campaign's), replayed from `after` first."""
+    """The tenant's events (optionally one channel's, one campaign's), replayed from `after` first;
+    each message's in the order they happened (see `resolvers.event_order`)."""
     tenant_id = ctx.require("read").tenant_id
     start = parse_cursor(after)
     query = tenant_events(tenant_id, channel=channel, campaign_id=campaign_id)
     with _bus(ctx).listen(tenant_id) as listener:
         last = start if start is not None else await latest_cursor(ctx.db)
-        replayed: set[int] = set()
+        order = EventOrder(last, _between(ctx, query))
         if start is not None:
             async for old in events_after(ctx.db, query, start):
-                replayed.add(old.cursor)
+                order.record(old)
                 last = max(last, old.cursor)
                 yield old
         while True:
@@ -55,18 +57,27 @@ async def delivery_events(
             if listener.lagged:
                 listener.lagged = False
                 async for missed in events_after(ctx.db, query, last):
-                    if missed.cursor not in replayed:
-                        replayed.add(missed.cursor)
+                    if not order.seen(missed):
+                        order.record(missed)
                         last = max(last, missed.cursor)
                         yield missed
                 continue
-            if event is None or event.cursor in replayed or event.cursor <= (start or 0):
+            if event is None or event.cursor <= (start or 0):
                 continue
             if (channel is None or event.channel == channel) and (
                 campaign_id is None or event.campaign_id == campaign_id
             ):
-                last = max(last, event.cursor)
-                yield event
+                async for ordered in order.in_order(event):
+                    last = max(last, ordered.cursor)
+                    yield ordered
+
+
+def _between(ctx: Context, query: Select[Any]) -> Between:
+    def between(message_id: int, after: int, before: int) -> AsyncIterator[StatusEvent]:
+        one = query.where(MESSAGES.c.id == message_id, EVENTS.c.id < before)
+        return events_after(ctx.db, one, after)
+
+    return between
 
 
 async def message_status(ctx: Context, *, message_id: int) -> AsyncIterator[StatusEvent]:
@@ -80,13 +91,18 @@ async def message_status(ctx: Context, *, message_id: int) -> AsyncIterator[Stat
             raise NotFound(f"message {message_id} not found")
         current = history[-1]
         yield current
-        last = current.cursor
+        order = EventOrder(0, _between(ctx, query))
+        for old in history:
+            order.record(old)
         while not is_final(current.status, view.channel):
             event = await listener.next(IDLE_CHECK_SECONDS)
-            fresh = await _missed(ctx, listener, query, last) if event is None or listener.lagged else [event]
+            if event is None or listener.lagged:
+                fresh = await _missed(ctx, listener, query, current.cursor)
+            else:
+                fresh = [event] if event.message_id == message_id else []
             for candidate in fresh:
-                if candidate.message_id == message_id and candidate.cursor > last:
-                    current, last = candidate, candidate.cursor
+                async for ordered in order.in_order(candidate):
+                    current = ordered
                     yield current
                     if is_final(current.status, view.channel):
                         return
