@@ -9,6 +9,7 @@ Sends check the records in `resolvers.composing.opted_out`, campaign audiences i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -24,6 +25,15 @@ from resolvers.webhook_events import emit_event
 OPTED_OUT = "contact.opted_out"
 OPTED_IN = "contact.opted_in"
 PHONE_CHANNELS = ("sms", "whatsapp")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAddresses:
+    """Whose opt-outs to read: a contact's email and phone, in its tenant."""
+
+    tenant_id: int
+    email: str | None
+    phone: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +103,30 @@ async def opt_outs_of(
     connection: AsyncConnection, tenant_id: int, *, email: str | None, phone: str | None
 ) -> list[OptOutRecord]:
     """The opt-outs recorded for these addresses (a contact's), oldest first."""
-    wanted = [(channel, phone) for channel in PHONE_CHANNELS if phone] + ([("email", email)] if email else [])
-    if not wanted:
-        return []
+    [records] = await opt_outs_of_many(connection, tenant_id, [(email, phone)])
+    return records
+
+
+async def opt_outs_of_many(
+    connection: AsyncConnection, tenant_id: int, contacts: Sequence[tuple[str | None, str | None]]
+) -> list[list[OptOutRecord]]:
+    """The opt-outs of each (email, phone) pair, oldest first, in one query."""
+    wanted = [_wanted(email, phone) for email, phone in contacts]
+    addresses = {address for pairs in wanted for _, address in pairs}
+    if not addresses:
+        return [[] for _ in contacts]
     query = (
         select(OPT_OUTS.c.channel, OPT_OUTS.c.address, OPT_OUTS.c.source, OPT_OUTS.c.created_at)
-        .where(OPT_OUTS.c.tenant_id == tenant_id, OPT_OUTS.c.address.in_({address for _, address in wanted}))
+        .where(OPT_OUTS.c.tenant_id == tenant_id, OPT_OUTS.c.address.in_(addresses))
         .order_by(OPT_OUTS.c.id)
     )
-    rows = await connection.execute(query)
-    return [OptOutRecord(*row) for row in rows if (row.channel, row.address) in wanted]
+    rows = [OptOutRecord(*row) for row in await connection.execute(query)]
+    return [[row for row in rows if (row.channel, row.address) in pairs] for pairs in wanted]
+
+
+def _wanted(email: str | None, phone: str | None) -> set[tuple[str, str]]:
+    by_phone = {(channel, phone) for channel in PHONE_CHANNELS if phone}
+    return by_phone | ({("email", email)} if email else set())
 
 
 async def contact_with(connection: AsyncConnection, tenant_id: int, channel: str, address: str) -> int | None:

@@ -29,7 +29,7 @@ class Contact:
 
     @strawberry.field(description="The channels its addresses opted out of.")  # type: ignore[untyped-decorator]
     async def opt_outs(self, info: GraphQLInfo) -> list[OptOut]:
-        return await resolve_opt_outs(info, self.id)
+        return await resolve_opt_outs(info, self.email, self.phone)
 
     @classmethod
     def from_record(cls, record: ContactRecord) -> Contact:

@@ -13,6 +13,7 @@ from gateway.tables import Membership, Tenant
 from resolvers.campaign_messages import CampaignMessagesRequest, campaign_message_pages
 from resolvers.message_reads import MessageView, Transition
 from resolvers.message_store import EVENTS
+from resolvers.opt_outs import ContactAddresses, OptOutRecord, opt_outs_of_many
 from resolvers.pagination import Page
 
 
@@ -25,6 +26,7 @@ class Loaders:
         self.messages_by_campaign = DataLoader[CampaignMessagesRequest, Page[MessageView] | None](
             load_fn=self._campaign_messages
         )
+        self.opt_outs_by_addresses = DataLoader[ContactAddresses, list[OptOutRecord]](load_fn=self._opt_outs)
 
     async def _tenants(self, ids: Sequence[int]) -> list[Tenant | None]:
         async with self.db.sessions() as session:
@@ -52,6 +54,12 @@ class Loaders:
             for message_id, *transition in await connection.execute(query):
                 grouped[message_id].append(Transition(*transition))
         return [grouped[message_id] for message_id in message_ids]
+
+    async def _opt_outs(self, keys: Sequence[ContactAddresses]) -> list[list[OptOutRecord]]:
+        """Opt-outs of many contacts (one tenant's: a request has one) in one query."""
+        async with self.db.reading() as connection:
+            contacts = [(key.email, key.phone) for key in keys]
+            return await opt_outs_of_many(connection, keys[0].tenant_id, contacts)
 
     async def _campaign_messages(
         self, requests: Sequence[CampaignMessagesRequest]

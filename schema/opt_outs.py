@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers import contact_opt_outs
 from resolvers.contact_opt_outs import OptOutFields
-from resolvers.opt_outs import OptOutRecord
+from resolvers.opt_outs import ContactAddresses, OptOutRecord
 from resolvers.validation import parse_input
 from schema.context import GraphQLInfo
 
@@ -27,8 +27,11 @@ class OptOut:
         )
 
 
-async def resolve_opt_outs(info: GraphQLInfo, contact_id: int) -> list[OptOut]:
-    records = await contact_opt_outs.contact_opt_outs(info.context.domain, contact_id=contact_id)
+async def resolve_opt_outs(info: GraphQLInfo, email: str | None, phone: str | None) -> list[OptOut]:
+    """Through a DataLoader: a page of contacts costs one query."""
+    tenant_id = info.context.domain.require("read").tenant_id
+    key = ContactAddresses(tenant_id=tenant_id, email=email, phone=phone)
+    records = await info.context.loaders.opt_outs_by_addresses.load(key)
     return [OptOut.from_record(record) for record in records]
 
 

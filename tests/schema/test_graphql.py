@@ -86,7 +86,10 @@ async def test_query_count_stays_flat_as_the_page_grows(
     for index in range(30):
         body = {"email": f"flat{index}@example.com", "tags": ["one", "two"]}
         await client.post("/api/v1/integrations/contacts", json=body, headers=tenant.headers())
-    query = "query($n: Int!) { contacts(perPage: $n) { totalCount items { id tags metadata } } }"
+    query = (
+        "query($n: Int!) { contacts(perPage: $n) {"
+        " totalCount items { id tags metadata optOuts { channel } } } }"
+    )
     counts = []
     for size in (2, 30):
         with count_queries(db) as statements:
