@@ -8,14 +8,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
 from gateway.db import Database
 from gateway.tables import Integration
-from tests.support.twins import Outcome, RestContacts, snake
+from tests.support.twins import GraphQLTwin, Outcome, RestTwin
 
 INBOUND = "/api/v1/providers/twilio/inbound"
 SEND = "/api/v1/integrations/messages/send"
@@ -63,47 +62,28 @@ async def inbound(
     return await client.post(INBOUND, content=urlencode(params), headers=headers)
 
 
-class RestOptOuts:
+class RestOptOuts(RestTwin):
     """Sends and a contact's opt-outs over REST."""
-
-    name = "rest"
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
 
     async def send(self, headers: dict[str, str], channel: str, to: str, body: str) -> Outcome:
         payload = {"channel": channel, "to": to, "body": body}
-        return RestContacts._outcome(await self.http.post(SEND, json=payload, headers=headers), expect=202)
+        return self._outcome(await self.http.post(SEND, json=payload, headers=headers), expect=202)
 
     async def opt_outs(self, headers: dict[str, str], contact_id: int) -> Outcome:
         url = f"/api/v1/integrations/contacts/{contact_id}/opt-outs"
-        return RestContacts._outcome(await self.http.get(url, headers=headers))
+        return self._outcome(await self.http.get(url, headers=headers))
 
     async def opt_out(self, headers: dict[str, str], contact_id: int, channel: str) -> Outcome:
         url = f"/api/v1/integrations/contacts/{contact_id}/opt-outs"
-        return RestContacts._outcome(await self.http.post(url, json={"channel": channel}, headers=headers))
+        return self._outcome(await self.http.post(url, json={"channel": channel}, headers=headers))
 
     async def opt_in(self, headers: dict[str, str], contact_id: int, channel: str) -> Outcome:
         url = f"/api/v1/integrations/contacts/{contact_id}/opt-outs/{channel}"
-        return RestContacts._outcome(await self.http.delete(url, headers=headers))
+        return self._outcome(await self.http.delete(url, headers=headers))
 
 
-class GraphQLOptOuts:
-    name = "graphql"
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def _run(self, headers: dict[str, str], query: str, variables: dict[str, Any], key: str) -> Outcome:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        if body.get("errors"):
-            extensions = body["errors"][0].get("extensions", {})
-            return Outcome(code=extensions.get("code"), fields=extensions.get("fields", {}))
-        return Outcome(code=None, data=snake(body["data"][key]))
+class GraphQLOptOuts(GraphQLTwin):
+    """The same over GraphQL."""
 
     async def send(self, headers: dict[str, str], channel: str, to: str, body: str) -> Outcome:
         query = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { id status } }"

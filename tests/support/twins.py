@@ -38,27 +38,15 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-class RestContacts:
+class RestTwin:
+    """What every REST side shares: the envelope read into an `Outcome`."""
+
     name = "rest"
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
-        self.base = "/api/v1/integrations/contacts"
 
-    async def create(self, headers: dict[str, str], body: dict[str, Any]) -> Outcome:
-        return self._outcome(await self.http.post(self.base, json=body, headers=headers), expect=201)
-
-    async def get(self, headers: dict[str, str], contact_id: int) -> Outcome:
-        return self._outcome(await self.http.get(f"{self.base}/{contact_id}", headers=headers))
-
-    async def update(self, headers: dict[str, str], contact_id: int, body: dict[str, Any]) -> Outcome:
-        return self._outcome(await self.http.put(f"{self.base}/{contact_id}", json=body, headers=headers))
-
-    async def delete(self, headers: dict[str, str], contact_id: int) -> Outcome:
-        return self._outcome(await self.http.delete(f"{self.base}/{contact_id}", headers=headers))
-
-    async def list(self, headers: dict[str, str], **params: Any) -> Outcome:
-        response = await self.http.get(self.base, params=params, headers=headers)
+    def _page(self, response: httpx.Response) -> Outcome:
         outcome = self._outcome(response)
         if outcome.ok:
             body = response.json()
@@ -75,7 +63,9 @@ class RestContacts:
         return Outcome(code=None, data=body["data"])
 
 
-class GraphQLContacts:
+class GraphQLTwin:
+    """What every GraphQL side shares: one operation, its first error's code into an `Outcome`."""
+
     name = "graphql"
 
     def __init__(self, http: httpx.AsyncClient) -> None:
@@ -92,6 +82,27 @@ class GraphQLContacts:
             return Outcome(code=extensions.get("code"), fields=extensions.get("fields", {}))
         return Outcome(code=None, data=snake(body["data"][key]))
 
+
+class RestContacts(RestTwin):
+    base = "/api/v1/integrations/contacts"
+
+    async def create(self, headers: dict[str, str], body: dict[str, Any]) -> Outcome:
+        return self._outcome(await self.http.post(self.base, json=body, headers=headers), expect=201)
+
+    async def get(self, headers: dict[str, str], contact_id: int) -> Outcome:
+        return self._outcome(await self.http.get(f"{self.base}/{contact_id}", headers=headers))
+
+    async def update(self, headers: dict[str, str], contact_id: int, body: dict[str, Any]) -> Outcome:
+        return self._outcome(await self.http.put(f"{self.base}/{contact_id}", json=body, headers=headers))
+
+    async def delete(self, headers: dict[str, str], contact_id: int) -> Outcome:
+        return self._outcome(await self.http.delete(f"{self.base}/{contact_id}", headers=headers))
+
+    async def list(self, headers: dict[str, str], **params: Any) -> Outcome:
+        return self._page(await self.http.get(self.base, params=params, headers=headers))
+
+
+class GraphQLContacts(GraphQLTwin):
     async def create(self, headers: dict[str, str], body: dict[str, Any]) -> Outcome:
         query = f"mutation($input: ContactInput!) {{ createContact(input: $input) {{ {CONTACT_FIELDS} }} }}"
         return await self._run(headers, query, {"input": _input(body)}, "createContact")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from tests.support.twins import Outcome, RestContacts, camel, snake
+from tests.support.twins import GraphQLTwin, Outcome, RestTwin, camel
 
 ENDPOINT = (
     "id url description deliveryProfile events channel status disabledReason disabledAt createdAt updatedAt"
@@ -18,11 +16,8 @@ DELIVERY = (
 API = "/api/v1/integrations/webhooks"
 
 
-class RestWebhooks:
-    name = "rest"
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
+class RestWebhooks(RestTwin):
+    """The webhook operations over REST."""
 
     async def create(self, headers: dict[str, str], body: dict[str, Any]) -> Outcome:
         return self._outcome(await self.http.post(API, json=body, headers=headers), expect=201)
@@ -51,34 +46,9 @@ class RestWebhooks:
         url = f"{API}/{endpoint_id}/deliveries/{delivery_id}/redeliver"
         return self._outcome(await self.http.post(url, headers=headers), expect=202)
 
-    def _page(self, response: httpx.Response) -> Outcome:
-        outcome = self._outcome(response)
-        if outcome.ok:
-            body = response.json()
-            outcome.data = {"items": body["data"], **body["meta"]}
-        return outcome
 
-    @staticmethod
-    def _outcome(response: httpx.Response, expect: int = 200) -> Outcome:
-        return RestContacts._outcome(response, expect)
-
-
-class GraphQLWebhooks:
-    name = "graphql"
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def _run(self, headers: dict[str, str], query: str, variables: dict[str, Any], key: str) -> Outcome:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
-        )
-        assert response.status_code == 200, response.text
-        body = response.json()
-        if body.get("errors"):
-            extensions = body["errors"][0].get("extensions", {})
-            return Outcome(code=extensions.get("code"), fields=extensions.get("fields", {}))
-        return Outcome(code=None, data=snake(body["data"][key]))
+class GraphQLWebhooks(GraphQLTwin):
+    """The same operations over GraphQL."""
 
     async def create(self, headers: dict[str, str], body: dict[str, Any]) -> Outcome:
         query = f"mutation($input: WebhookInput!) {{ createWebhook(input: $input) {{ {ENDPOINT} secret }} }}"
