@@ -40,6 +40,14 @@ class Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str], EmailMessage]] = []
         self.refuse: dict[str, str] = {}
+        self.sessions = 0  # EHLO greetings: one per connection
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
         if address in self.refuse:
@@ -143,6 +151,39 @@ async def test_logs_in_when_credentials_are_configured(smtp_server, outgoing) ->
     with pytest.raises(ProviderError) as refused:
         await provider.send(email(outgoing, port, username="mailer", password="wrong"))
     assert (refused.value.code, refused.value.transient) == ("smtp_535", False)
+
+
+async def test_one_session_carries_many_messages_and_a_failure_ends_it(smtp_server, outgoing) -> None:
+    inbox, port = smtp_server()
+    sender = SmtpProvider(default_timeout=5)
+    for number in range(5):
+        await sender.send(replace(email(outgoing, port), to=f"reader{number}@example.org"))
+    assert (len(inbox.received), inbox.sessions) == (5, 1)
+    inbox.refuse["nobody@example.org"] = "550 5.1.1 No such user here"
+    with pytest.raises(ProviderError):
+        await sender.send(replace(email(outgoing, port), to="nobody@example.org"))
+    await sender.send(email(outgoing, port))
+    assert (len(inbox.received), inbox.sessions) == (6, 2)
+    await sender.aclose()
+
+
+async def test_a_session_the_server_dropped_is_replaced(outgoing) -> None:
+    port, sender = free_port(), SmtpProvider(default_timeout=5)
+    first, second = Inbox(), Inbox()
+    server = Controller(first, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        await sender.send(email(outgoing, port))
+    finally:
+        server.stop()  # the server goes away under the idle session, then comes back
+    server = Controller(second, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        await sender.send(email(outgoing, port))
+    finally:
+        server.stop()
+        await sender.aclose()
+    assert (len(first.received), len(second.received), second.sessions) == (1, 1, 1)
 
 
 async def test_4xx_replies_are_transient_and_5xx_permanent(smtp_server, outgoing) -> None:

@@ -1,4 +1,5 @@
-"""Email over SMTP (aiosmtplib): HTML with a plain-text alternative, per-integration server and sender.
+"""Email over SMTP (aiosmtplib): HTML with a plain-text alternative, per-integration server and sender,
+over sessions reused for many messages (`workers.providers.smtp_pool`).
 
 Channel config keys: `host` (required), `port` (aiosmtplib's default: 465 with TLS, 587 with
 STARTTLS, else 25), `username`/`password` (AUTH when given), `use_tls` (TLS from the first byte),
@@ -22,6 +23,7 @@ from resolvers.delivery import Outgoing
 from workers.providers.base import Accepted, ProviderError
 from workers.providers.email_headers import POLICY
 from workers.providers.email_text import html_to_text
+from workers.providers.smtp_pool import SmtpPool
 
 
 class SmtpProvider:
@@ -29,6 +31,7 @@ class SmtpProvider:
 
     def __init__(self, *, default_timeout: float) -> None:
         self.default_timeout = default_timeout
+        self.pool = SmtpPool()
 
     async def send(self, message: Outgoing) -> Accepted:
         """Delivers the email to the configured server; its Message-ID is the provider message id."""
@@ -38,10 +41,13 @@ class SmtpProvider:
         except ValueError as error:  # e.g. a line break in the subject or an address
             raise ProviderError("smtp_invalid_message", str(error), transient=False) from None
         try:
-            await aiosmtplib.send(email, **options)
+            await self.pool.send(email, options)
         except (aiosmtplib.SMTPException, OSError) as error:
             raise _refusal(error) from error
         return Accepted(provider_message_id=str(email["Message-ID"]))
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
 
 
 def compose(message: Outgoing) -> EmailMessage:
