@@ -87,7 +87,7 @@ async def _move_counters(
     for campaign_id, message_id, before in moves:
         if campaign_id is not None and before is not None and before != after:
             per_campaign[campaign_id].append((message_id, before, after))
-    for campaign_id, campaign_moves in per_campaign.items():
+    for campaign_id, campaign_moves in sorted(per_campaign.items()):  # a fixed lock order
         await campaign_counters.moved_many(connection, campaign_id, campaign_moves)
         await campaign_counters.complete_if_finished(connection, campaign_id=campaign_id)
 

@@ -59,13 +59,14 @@ async def moved(
 async def moved_many(
     connection: AsyncConnection, campaign_id: int, moves: Iterable[tuple[int, str, str]]
 ) -> None:
-    """Many messages moved: (message id, before, after) each; one UPDATE per touched shard."""
+    """Many messages moved: (message id, before, after) each; one UPDATE per touched shard, in
+    shard order (transactions locking shards in different orders would deadlock each other)."""
     per_shard: dict[int, Counter[str]] = {}
     for message_id, before, after in moves:
         deltas = per_shard.setdefault(message_id % COUNTER_SHARDS, Counter())
         deltas[before] -= 1
         deltas[after] += 1
-    for shard, deltas in per_shard.items():
+    for shard, deltas in sorted(per_shard.items()):
         await add(connection, campaign_id, shard, deltas)
 
 

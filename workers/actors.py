@@ -8,6 +8,7 @@ import random
 
 import dramatiq
 
+from gateway.db_retry import retrying
 from resolvers.batch_delivery import claim_many, sent_many
 from resolvers.delivery import Outgoing
 from resolvers.message_store import SEND_ACTOR, SEND_GROUP_ACTOR
@@ -37,7 +38,7 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
     async def send_messages(message_ids: list[int]) -> None:
         """A group: claimed together, sent concurrently, recorded together."""
         runtime = runtimes.current()
-        claimed = await claim_many(runtime.delivery, message_ids)
+        claimed = await retrying(lambda: claim_many(runtime.delivery, message_ids), what="claim")
         outcomes = await asyncio.gather(
             *(_attempt(runtime, message) for message in claimed), return_exceptions=True
         )
@@ -47,7 +48,8 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
                 accepted.append((message, outcome))
             elif isinstance(outcome, BaseException):  # its lease runs out and the sweeper sends it again
                 logger.error("send of message %d failed unexpectedly", message.id, exc_info=outcome)
-        await sent_many(runtime.delivery, accepted)
+        # The providers took these: their record must not be lost to a deadlock (a resend follows).
+        await retrying(lambda: sent_many(runtime.delivery, accepted), what="record sends")
 
     dramatiq.actor(broker=broker, actor_name=SEND_GROUP_ACTOR, max_retries=0)(send_messages)
 
@@ -103,4 +105,4 @@ async def _send(runtime: WorkerRuntime, message: Outgoing) -> None:
             raise SendDeferred(error.code) from error
         await runtime.delivery.failed(message, code=error.code, text=error.message)
         return
-    await runtime.delivery.sent(message, accepted.provider_message_id)
+    await retrying(lambda: runtime.delivery.sent(message, accepted.provider_message_id), what="record a send")

@@ -87,7 +87,7 @@ def test_campaign_management_snippet_runs_as_written(server: ServerProcess, tmp_
     assert report["status"]["data"]["status"] == "scheduled"
     assert report["status"]["data"]["scheduled_at"] == scheduled_at
     seen, view = watch(server, server.demo_key, report["campaign"]["data"]["id"])
-    assert seen == ["scheduled", "sending", "completed"], seen
+    assert seen == ["scheduled", "sending", "completed"], (seen, "".join(server.output)[-4000:])
     stats = view["stats"]
     assert stats["total"] == 151
     assert stats["skipped"] == 1  # the contact without an email

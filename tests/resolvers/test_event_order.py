@@ -101,7 +101,7 @@ async def test_subscriptions_pass_each_messages_events_in_order(
     await _until(lambda: bus.listener_count == before + 1)
     queued = await _stored(db, tenant_id, message_id, "queued")
     await bus.publish([queued])
-    one_message = asyncio.create_task(_take(message_status(ctx, message_id=message_id), 4))
+    one_message = asyncio.create_task(_take(message_status(ctx, message_id=message_id), 4, final="delivered"))
     await _until(lambda: bus.listener_count == before + 2)
     sending = await _stored(db, tenant_id, message_id, "sending")
     sent = await _stored(db, tenant_id, message_id, "sent")
@@ -109,17 +109,22 @@ async def test_subscriptions_pass_each_messages_events_in_order(
     await bus.publish([sending])
     await bus.publish([delivered])
     await bus.publish([sent])
-    streams = await asyncio.wait_for(asyncio.gather(tenant_stream, one_message), 10)
-    for seen in streams:
-        assert [item.status for item in seen] == STEPS
+    every, one = await asyncio.wait_for(asyncio.gather(tenant_stream, one_message), 10)
+    assert [item.status for item in every] == STEPS
+    # The message's stream starts from its state when it read the database, then every step.
+    statuses = [item.status for item in one]
+    assert statuses == STEPS[STEPS.index(statuses[0]) :]
+    for seen in (every, one):
         assert [item.cursor for item in seen] == sorted(item.cursor for item in seen)
 
 
-async def _take(stream: AsyncIterator[StatusEvent], count: int) -> list[StatusEvent]:
+async def _take(
+    stream: AsyncIterator[StatusEvent], count: int, final: str | None = None
+) -> list[StatusEvent]:
     taken: list[StatusEvent] = []
     async for item in stream:
         taken.append(item)
-        if len(taken) == count:
+        if len(taken) == count or item.status == final:
             break
     await stream.aclose()  # type: ignore[attr-defined]
     return taken
