@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosmtplib
 
-SESSIONS_PER_SERVER = 16
+SESSIONS_PER_SERVER = 32
 MESSAGES_PER_SESSION = 100
 IDLE_SECONDS = 30.0
 
