@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 JS_STAMP := tests/js/node_modules/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/test
 
-.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts bench-campaign bench-subscriptions clean
+.PHONY: run test lint typecheck test-sqlite test-postgres bench-contacts bench-campaign bench-subscriptions bench-webhooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench-campaign: $(STAMP)
 
 bench-subscriptions: $(STAMP)
 	flock /tmp/weconn-bench.lock $(BIN)/python bench/subscriptions.py --database-url $(TEST_POSTGRES_URL)
+
+bench-webhooks: $(STAMP)
+	flock /tmp/weconn-bench.lock $(BIN)/python bench/webhooks.py --database-url $(TEST_POSTGRES_URL)
 
 clean:
 	rm -rf $(VENV) .weconn .mypy_cache .ruff_cache

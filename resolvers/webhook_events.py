@@ -21,6 +21,7 @@ from resolvers.webhook_records import ENDPOINTS, OUTBOX
 from resolvers.webhook_signing import new_webhook_id
 
 DELIVER_ACTOR = "deliver_webhook"
+DELIVERY_BATCH = 10  # deliveries per actor call
 ENABLED = "enabled"
 CAMPAIGN_EVENTS = {"scheduled": "campaign.scheduled", "sending": "campaign.started"}
 logger = logging.getLogger("weconn.webhooks")
@@ -75,12 +76,15 @@ async def emit_campaign_event(
 async def enqueue_deliveries(
     queue: TaskQueue, delivery_ids: list[int], *, delay_ms: int | None = None
 ) -> None:
-    """After the commit; a lost enqueue only delays (the dispatcher re-enqueues overdue deliveries)."""
+    """After the commit, `DELIVERY_BATCH` deliveries per actor call (claimed in one statement); a lost
+    enqueue only delays (the dispatcher re-enqueues overdue deliveries)."""
     if not delivery_ids:
         return
+    calls = [
+        tuple(delivery_ids[start : start + DELIVERY_BATCH])
+        for start in range(0, len(delivery_ids), DELIVERY_BATCH)
+    ]
     try:
-        await queue.enqueue(
-            DELIVER_ACTOR, [(delivery_id,) for delivery_id in delivery_ids], delay_ms=delay_ms
-        )
+        await queue.enqueue(DELIVER_ACTOR, calls, delay_ms=delay_ms)
     except Exception:  # any broker failure: the dispatcher's recovery pass picks them up
         logger.exception("enqueue of %d webhook deliveries failed; they will be retried", len(delivery_ids))

@@ -3,6 +3,7 @@ failing every attempt for `webhook_disable_after_seconds`, disables it and emits
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,25 +18,35 @@ if TYPE_CHECKING:
     from resolvers.webhook_attempts import Claimed, Outcome
 
 
-async def note_outcome(
-    connection: AsyncConnection, claimed: Claimed, outcome: Outcome, now: datetime
-) -> datetime | None:
-    """The first statement of recording an attempt, so that every transaction touching an endpoint
-    and its deliveries locks the endpoint first (deleting and disabling do too): no deadlocks.
-    Returns since when the endpoint fails (None after a success; a success locks nothing then)."""
+async def note_outcomes(
+    connection: AsyncConnection, results: Sequence[tuple[Claimed, Outcome]], now: datetime
+) -> dict[int, datetime]:
+    """The first statements of recording attempts, so that every transaction touching an endpoint
+    and its deliveries locks the endpoint first (deleting and disabling do too), and several
+    endpoints in id order: no deadlocks. An endpoint whose last attempt here succeeded has its
+    failure clock cleared (locking nothing when it was clear); one whose last attempt failed fails
+    since its earlier failures, or since now when an attempt here succeeded before. Returns since
+    when each failing endpoint fails."""
     endpoint = ENDPOINTS.c
-    if outcome.ok:
-        clear = update(ENDPOINTS).where(
-            endpoint.id == claimed.endpoint_id, endpoint.failing_since.is_not(None)
-        )
-        await connection.execute(clear.values(failing_since=None))
-        return None
-    statement = (
-        update(ENDPOINTS).where(endpoint.id == claimed.endpoint_id)
-        .values(failing_since=func.coalesce(endpoint.failing_since, now)).returning(endpoint.failing_since)
-    )  # fmt: skip
-    failing_since: datetime | None = (await connection.execute(statement)).scalar()
-    return failing_since
+    by_endpoint: dict[int, list[Outcome]] = {}
+    for claimed, outcome in results:
+        by_endpoint.setdefault(claimed.endpoint_id, []).append(outcome)
+    failing: dict[int, datetime] = {}
+    for endpoint_id in sorted(by_endpoint):
+        outcomes = sorted(by_endpoint[endpoint_id], key=lambda outcome: outcome.started_at)
+        if outcomes[-1].ok:
+            clear = update(ENDPOINTS).where(endpoint.id == endpoint_id, endpoint.failing_since.is_not(None))
+            await connection.execute(clear.values(failing_since=None))
+            continue
+        since = now if any(outcome.ok for outcome in outcomes) else func.coalesce(endpoint.failing_since, now)
+        statement = (
+            update(ENDPOINTS).where(endpoint.id == endpoint_id)
+            .values(failing_since=since).returning(endpoint.failing_since)
+        )  # fmt: skip
+        found: datetime | None = (await connection.execute(statement)).scalar()
+        if found is not None:
+            failing[endpoint_id] = found
+    return failing
 
 
 async def disable_if_due(

@@ -1,10 +1,14 @@
-"""The webhook delivery actor: claim a due delivery, make one attempt, record it, schedule the next.
+"""The webhook delivery actor: claim due deliveries, make one attempt each, record them, schedule
+the next ones.
 
-The actor only claims, then hands the HTTP request to a task on the worker's event loop and
+One actor call carries a batch of delivery ids (older calls carry one), claimed in one statement.
+The actor only claims, then hands each HTTP request to a task on the worker's event loop and
 returns: a worker thread is never held for the up to 15 s a slow receiver takes, so webhooks
 cannot starve the sends that share the threads. At most `IN_FLIGHT` attempts run at once per
-process (the actor waits for a slot beyond that). An attempt cut short (a stopped process) is
-still claimed in the database; its lease runs out and the dispatcher hands it out again.
+process (the actor waits for slots beyond that). Finished attempts are recorded together: while
+one batch is being written, the attempts finishing meanwhile gather into the next (one
+transaction each, see resolvers.webhook_attempts.record_many). An attempt cut short (a stopped
+process) is still claimed in the database; its lease runs out and the dispatcher hands it out again.
 """
 
 from __future__ import annotations
@@ -18,16 +22,18 @@ import dramatiq
 from gateway.db import Database
 from gateway.queue import TaskQueue, queue_of
 from gateway.settings import Settings
-from resolvers.webhook_attempts import Claimed, Outcome, claim, record
+from resolvers.webhook_attempts import Claimed, Outcome, claim, claim_many, record, record_many
 from resolvers.webhook_events import DELIVER_ACTOR, enqueue_deliveries
 from workers.runtime import RuntimeFactory
 from workers.webhook_sender import attempt
 from workers.webhook_transport import client_for
 
 IN_FLIGHT = 256
+RECORD_BATCH = 200  # outcomes per recording transaction, at most
 logger = logging.getLogger("weconn.webhooks")
 _slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-_running: set[asyncio.Task[Outcome]] = set()
+_recorders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Recorder] = weakref.WeakKeyDictionary()
+_running: set[asyncio.Task[None]] = set()
 
 
 async def deliver(db: Database, settings: Settings, queue: TaskQueue, delivery_id: int) -> Outcome | None:
@@ -35,28 +41,70 @@ async def deliver(db: Database, settings: Settings, queue: TaskQueue, delivery_i
     claimed = await claim(db, settings, delivery_id)
     if claimed is None:
         return None  # done, not due yet, given up, or another worker's
-    return await complete(db, settings, queue, claimed)
-
-
-async def complete(db: Database, settings: Settings, queue: TaskQueue, claimed: Claimed) -> Outcome:
     outcome = await attempt(client_for(settings), settings, claimed)
-    delay = await record(db, settings, claimed, outcome)
-    if delay is not None:
-        await enqueue_deliveries(queue, [claimed.delivery_id], delay_ms=max(1, round(delay * 1000)))
+    await _next_attempts(queue, [claimed], [await record(db, settings, claimed, outcome)])
     return outcome
 
 
+class Recorder:
+    """Group commit of finished attempts: `record` waits until the transaction holding its outcome
+    has committed, and returns the delivery's next delay (as resolvers.webhook_attempts.record)."""
+
+    def __init__(self, db: Database, settings: Settings, queue: TaskQueue) -> None:
+        self.db, self.settings, self.queue = db, settings, queue
+        self.waiting: list[tuple[Claimed, Outcome, asyncio.Future[float | None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def record(self, claimed: Claimed, outcome: Outcome) -> float | None:
+        done: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((claimed, outcome, done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        return await done
+
+    async def _write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting[:RECORD_BATCH], self.waiting[RECORD_BATCH:]
+            try:
+                delays = await record_many(self.db, self.settings, [(item[0], item[1]) for item in batch])
+                await _next_attempts(self.queue, [item[0] for item in batch], delays)
+            except Exception as error:  # noqa: BLE001 - handed to every waiter
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                continue
+            for (*_, done), delay in zip(batch, delays, strict=True):
+                if not done.done():
+                    done.set_result(delay)
+
+
+async def _next_attempts(queue: TaskQueue, claimed: list[Claimed], delays: list[float | None]) -> None:
+    for item, delay in zip(claimed, delays, strict=True):
+        if delay is not None:
+            await enqueue_deliveries(queue, [item.delivery_id], delay_ms=max(1, round(delay * 1000)))
+
+
+async def complete(recorder: Recorder, claimed: Claimed) -> None:
+    outcome = await attempt(client_for(recorder.settings), recorder.settings, claimed)
+    await recorder.record(claimed, outcome)
+
+
 def register_webhook_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
-    async def deliver_webhook(delivery_id: int) -> None:
+    async def deliver_webhook(*delivery_ids: int) -> None:
         runtime = runtimes.current()
-        claimed = await claim(runtime.db, runtime.settings, delivery_id)
-        if claimed is None:
+        claimed = await claim_many(runtime.db, runtime.settings, delivery_ids)
+        if not claimed:
             return
-        slots = _slots.setdefault(asyncio.get_running_loop(), asyncio.Semaphore(IN_FLIGHT))
-        await slots.acquire()
-        task = asyncio.create_task(complete(runtime.db, runtime.settings, runtime.queue, claimed))
-        _running.add(task)
-        task.add_done_callback(lambda done: _finished(done, slots))
+        loop = asyncio.get_running_loop()
+        slots = _slots.setdefault(loop, asyncio.Semaphore(IN_FLIGHT))
+        recorder = _recorders.get(loop)
+        if recorder is None or recorder.db is not runtime.db:
+            recorder = _recorders[loop] = Recorder(runtime.db, runtime.settings, runtime.queue)
+        for item in claimed:
+            await slots.acquire()
+            task = asyncio.create_task(complete(recorder, item))
+            _running.add(task)
+            task.add_done_callback(lambda done: _finished(done, slots))
 
     # No Dramatiq retries: the retry schedule is the delivery's own, and a crashed attempt's lease
     # runs out, after which the dispatcher hands the delivery out again.
@@ -65,7 +113,7 @@ def register_webhook_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -
     )(deliver_webhook)
 
 
-def _finished(task: asyncio.Task[Outcome], slots: asyncio.Semaphore) -> None:
+def _finished(task: asyncio.Task[None], slots: asyncio.Semaphore) -> None:
     _running.discard(task)
     slots.release()
     if not task.cancelled() and task.exception() is not None:

@@ -6,7 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-import httpx
+import aiohttp
 import orjson
 
 from gateway.settings import Settings
@@ -15,9 +15,10 @@ from resolvers.webhook_attempts import Claimed, Outcome
 from resolvers.webhook_signing import signed_headers
 
 SNIPPET_BYTES = 1024
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-async def attempt(client: httpx.AsyncClient, settings: Settings, claimed: Claimed) -> Outcome:
+async def attempt(client: aiohttp.ClientSession, settings: Settings, claimed: Claimed) -> Outcome:
     """Success is a 2xx within `webhook_timeout_seconds`; a redirect is a failure, never followed."""
     body = orjson.dumps(claimed.payload)
     headers = signed_headers(claimed.signing_secrets, claimed.webhook_id, int(time.time()), body)
@@ -32,11 +33,13 @@ async def attempt(client: httpx.AsyncClient, settings: Settings, claimed: Claime
             claimed.url, allow_private=settings.webhook_allow_private, require_https=settings.is_production
         )
         async with asyncio.timeout(settings.webhook_timeout_seconds):
-            async with client.stream("POST", claimed.url, content=body, headers=headers) as response:
+            async with client.post(
+                claimed.url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 snippet = await _head(response)
-        status = response.status_code
+        status = response.status
         error_text = None
-        if response.is_redirect:
+        if status in REDIRECTS and "location" in response.headers:
             location = response.headers.get("location", "")[:300]
             error_text = f"redirect ({status}) to '{location}' not followed"
         return Outcome(started_at, elapsed(), status, error_text, snippet)
@@ -46,16 +49,23 @@ async def attempt(client: httpx.AsyncClient, settings: Settings, claimed: Claime
         error = str(unresolvable)
     except TimeoutError:
         error = f"no answer within {settings.webhook_timeout_seconds:g} s"
-    except httpx.HTTPError as failure:
-        error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+    except (aiohttp.ClientError, OSError) as failure:
+        cause = failure.__cause__
+        if isinstance(cause, UnsafeTarget):
+            error = f"refused by the SSRF guard: {cause}"
+        elif isinstance(cause, UnresolvableHost):
+            error = str(cause)
+        else:
+            error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
     return Outcome(started_at, elapsed(), None, error)
 
 
-async def _head(response: httpx.Response) -> str:
+async def _head(response: aiohttp.ClientResponse) -> str:
     """The first 1 KB of the body (the rest is not read)."""
     head = bytearray()
-    async for chunk in response.aiter_bytes():
-        head += chunk
-        if len(head) >= SNIPPET_BYTES:
+    while len(head) < SNIPPET_BYTES:
+        chunk = await response.content.read(SNIPPET_BYTES - len(head))
+        if not chunk:
             break
+        head += chunk
     return head[:SNIPPET_BYTES].decode("utf-8", errors="replace")

@@ -1,84 +1,76 @@
 """The HTTP client of webhook deliveries: it connects only to addresses the SSRF guard checked.
 
 The URL keeps its host name (so TLS verifies the certificate of that name and `Host` is right),
-but the connection pool's network backend resolves the name itself, refuses any non-public
-address, and connects to the checked address: a DNS answer that changes between the check and
-the connection (rebinding) cannot redirect a delivery. Redirects are never followed, and no proxy
-from the environment is used (it would connect on our behalf, unchecked).
+but the connector resolves the name through the guard, which refuses any non-public address, and
+connects to the checked addresses only: a DNS answer that changes between the check and the
+connection (rebinding) cannot redirect a delivery. The connector keeps a checked answer for
+`DNS_TTL` seconds (a host's addresses are not looked up and checked again for every delivery),
+and keeps connections alive between deliveries to the same host. A host that is an IP address
+is not resolved: the sender's `check_url` refuses non-public ones before every attempt.
+Redirects are never followed, and no proxy from the environment is used (it would connect on our
+behalf, unchecked).
+
+The client is aiohttp's: with many requests in flight on one event loop it completes several
+times as many as httpx (see workers/providers/http.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import weakref
-from collections.abc import Iterable
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.settings import Settings
 from resolvers.ssrf import resolve_public
 
-SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-_clients: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[bool, float], httpx.AsyncClient]
-] = weakref.WeakKeyDictionary()
+POOL_SIZE = 256  # connections per event loop (a worker's attempts in flight), as many kept alive
+DNS_TTL = 10  # seconds a checked answer is reused
+KEEPALIVE_SECONDS = 5.0
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, aiohttp.ClientSession]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
+class GuardedResolver(AbstractResolver):
+    """Every address of the host, each checked by the SSRF guard (UnsafeTarget, UnresolvableHost)."""
+
     def __init__(self, *, allow_private: bool) -> None:
         self.allow_private = allow_private
-        self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_public(host, port, allow_private=self.allow_private)  # raises UnsafeTarget
-        failure: Exception = httpcore.ConnectError(f"no address for '{host}'")
-        for address in addresses:
-            try:
-                return await self.inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-                failure = error
-        raise failure
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await resolve_public(host, port, allow_private=self.allow_private)
+        return [
+            ResolveResult(
+                hostname=host, host=address, port=port, proto=0, flags=socket.AI_NUMERICHOST,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+            )
+            for address in addresses
+        ]  # fmt: skip
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("webhooks are never delivered to a Unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
+    async def close(self) -> None:
+        return None
 
 
-def _client(allow_private: bool, timeout: float) -> httpx.AsyncClient:
-    context = httpx.create_ssl_context()  # certifi's roots, as every httpx client here
-    transport = httpx.AsyncHTTPTransport(verify=context, trust_env=False)
-    transport._pool = httpcore.AsyncConnectionPool(  # the same pool httpx makes, on the guarded backend
-        ssl_context=context,
-        max_connections=200,
-        max_keepalive_connections=50,
-        keepalive_expiry=5.0,
-        network_backend=GuardedBackend(allow_private=allow_private),
+def _session(allow_private: bool) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(allow_private=allow_private),
+        family=socket.AF_UNSPEC,
+        limit=POOL_SIZE,
+        ttl_dns_cache=DNS_TTL,
+        keepalive_timeout=KEEPALIVE_SECONDS,
     )
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False, timeout=timeout)
+    return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False)
 
 
-def client_for(settings: Settings) -> httpx.AsyncClient:
-    """One client per event loop (connections are reused between deliveries to the same host)."""
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    key = (settings.webhook_allow_private, settings.webhook_timeout_seconds)
-    client = per_loop.get(key)
-    if client is None:
-        client = per_loop[key] = _client(*key)
-    return client
+def client_for(settings: Settings) -> aiohttp.ClientSession:
+    """One session per event loop (connections are reused between deliveries to the same host)."""
+    per_loop = _sessions.setdefault(asyncio.get_running_loop(), {})
+    session = per_loop.get(settings.webhook_allow_private)
+    if session is None or session.closed:
+        session = per_loop[settings.webhook_allow_private] = _session(settings.webhook_allow_private)
+    return session
