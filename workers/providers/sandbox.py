@@ -9,11 +9,14 @@ Magic recipients, as with Twilio's test numbers, make the other outcomes happen 
 | +15005550003 | sandbox+flaky@example.com | refused for now on the first attempt, then delivered |
 | +15005550004 | sandbox+noreceipt@example.com | sent, and no receipt ever comes |
 | +15005550005 | sandbox+undelivered@example.com | sent, then reported `undelivered` |
+
+A message's provider id is derived from the message (see `sandbox_message_id`): repeated sends of
+it are one message to the sandbox, as with providers that honour idempotency keys.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 
 from gateway.queue import TaskQueue
 from resolvers.delivery import Outgoing
@@ -54,7 +57,7 @@ class SandboxProvider:
             raise ProviderError(
                 "sandbox_unavailable", "the sandbox is unavailable, try again", transient=True
             )
-        provider_message_id = "SB" + secrets.token_hex(16)
+        provider_message_id = sandbox_message_id(message)
         receipt = _receipt_for(outcome)
         if receipt is not None:
             await self.queue.enqueue(
@@ -76,6 +79,14 @@ class SandboxProvider:
         """What the receipt said (or would have): the sandbox keeps no state, its outcomes are rules."""
         del provider_message_id
         return _receipt_for(magic_outcome(message.to))
+
+
+def sandbox_message_id(message: Outgoing) -> str:
+    """The same message always gets the same id: like a provider API that takes an idempotency
+    key, the sandbox treats a send repeated for one message (a worker killed between the
+    provider's answer and the commit of `sent`, then the sweeper's resend) as that one message."""
+    digest = hashlib.sha256(f"weconn-sandbox:{message.tenant_id}:{message.id}".encode()).hexdigest()
+    return "SB" + digest[:32]
 
 
 def _receipt_for(outcome: str | None) -> Receipt | None:
