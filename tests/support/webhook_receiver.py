@@ -53,12 +53,19 @@ class Receiver:
         with self.lock:
             return [request for request in self.requests if request.path == path]
 
-    async def wait_for(self, path: str, count: int, seconds: float = 15) -> list[Received]:
+    async def wait_for(
+        self, path: str, count: int, seconds: float = 15, *, distinct: bool = False
+    ) -> list[Received]:
+        """The requests to `path` once `count` came (`distinct`: `count` different webhook-ids,
+        repeats of an event not counting)."""
         deadline = time.monotonic() + seconds
-        while len(found := self.at(path)) < count:
-            assert time.monotonic() < deadline, f"{path}: {len(found)} of {count} requests after {seconds} s"
+        while True:
+            found = self.at(path)
+            seen = len({request.webhook_id for request in found}) if distinct else len(found)
+            if seen >= count:
+                return found
+            assert time.monotonic() < deadline, f"{path}: {seen} of {count} requests after {seconds} s"
             await asyncio.sleep(0.02)
-        return found
 
     def answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
