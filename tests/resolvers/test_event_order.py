@@ -15,8 +15,8 @@ from gateway.settings import Settings
 from resolvers.context import Context
 from resolvers.event_order import EventOrder
 from resolvers.live_events import delivery_events, message_status
-from resolvers.message_store import EVENTS, MESSAGES
-from tests.support.messaging import sending_tenant
+from resolvers.message_store import EVENTS
+from tests.support.messaging import sending_tenant, stored_message
 
 STEPS = ["queued", "sending", "sent", "delivered"]
 
@@ -60,16 +60,7 @@ async def test_a_forgotten_message_is_looked_up_above_the_floor_only() -> None:
 
 async def _new_message(db: Database) -> tuple[int, int]:
     tenant, integration_id = await sending_tenant(db)
-    now = datetime.now(UTC)
-    async with db.writing() as connection:
-        inserted = await connection.execute(
-            insert(MESSAGES)
-            .values(tenant_id=tenant.id, integration_id=integration_id, channel="sms", route="integration",
-                    provider="sandbox", to="+40740000009", body="hi", variables={}, status="queued",
-                    attempts=0, created_at=now, updated_at=now)
-            .returning(MESSAGES.c.id)
-        )  # fmt: skip
-        return tenant.id, inserted.scalar_one()
+    return tenant.id, await stored_message(db, tenant.id, integration_id, to="+40740000009")
 
 
 async def _stored(db: Database, tenant_id: int, message_id: int, status: str) -> StatusEvent:

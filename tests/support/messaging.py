@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import insert
 
 from gateway.db import Database
 from gateway.tables import Integration, Template
 from resolvers.bootstrap import SANDBOX_CHANNELS
+from resolvers.message_store import MESSAGES
 from tests.support.tenants import TenantKeys, new_tenant
 
 SEND = "/api/v1/integrations/messages/send"
@@ -34,6 +37,18 @@ async def sending_tenant(db: Database) -> tuple[TenantKeys, int]:
         await session.commit()
         assert integration.id is not None
         return tenant, integration.id
+
+
+async def stored_message(db: Database, tenant_id: int, integration_id: int, **values: Any) -> int:
+    """A message row written straight to the database (a state the API would not make on demand);
+    `values` override an sms to a sandbox number, `queued`, created now."""
+    now = datetime.now(UTC)
+    row = {"tenant_id": tenant_id, "integration_id": integration_id, "channel": "sms", "route": "integration",
+           "provider": "sandbox", "to": "+40740000000", "body": "hi", "variables": {}, "status": "queued",
+           "attempts": 0, "created_at": now, "updated_at": now} | values  # fmt: skip
+    async with db.writing() as connection:
+        inserted = await connection.execute(insert(MESSAGES).values(row).returning(MESSAGES.c.id))
+        return int(inserted.scalar_one())
 
 
 async def send(client: httpx.AsyncClient, tenant: TenantKeys, **body: Any) -> httpx.Response:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
@@ -25,6 +26,8 @@ from tests.support.provider_stubs import (
     TwilioStub,
 )
 from tests.support.tenants import TenantKeys, new_tenant
+from tests.support.webhook_receiver import Receiver, start_receiver
+from tests.support.webhook_service import webhook_service
 
 PUBLIC_BASE_URL = "https://gw.example.com"
 
@@ -164,3 +167,29 @@ def tenant_with_channels(db: Database) -> Callable[..., Awaitable[TenantKeys]]:
         return tenant
 
     return create
+
+
+# A service of its own with webhook delivery, and a receiving server, per test module -------------
+
+
+@pytest.fixture(scope="module")
+async def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    directory = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    async with webhook_service(directory) as application:
+        yield application
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    server = start_receiver()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+async def http(service: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=service)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -16,7 +16,7 @@ from gateway.tables.columns import table_of
 from resolvers.delivery import Delivery
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import MESSAGES
-from tests.support.messaging import send, sending_tenant, wait_for_status
+from tests.support.messaging import send, sending_tenant, stored_message, wait_for_status
 
 FINAL = {"delivered", "undelivered", "failed"}
 
@@ -95,15 +95,9 @@ async def test_a_lost_receipt_is_asked_for(client: httpx.AsyncClient, db: Databa
     """The receipt never came (a broker lost it): past the timeout, the provider is asked."""
     tenant, integration_id = await sending_tenant(db)
     long_ago = datetime.now(UTC) - timedelta(minutes=30)
-    async with db.writing() as connection:
-        inserted = await connection.execute(
-            insert(MESSAGES)
-            .values(tenant_id=tenant.id, integration_id=integration_id, channel="sms", route="integration",
-                    provider="sandbox", to="+40740000003", body="hi", variables={}, status="sent", attempts=1,
-                    provider_message_id="SBlost", created_at=long_ago, updated_at=long_ago)
-            .returning(MESSAGES.c.id)
-        )  # fmt: skip
-        message_id = inserted.scalar_one()
+    lost = {"to": "+40740000003", "status": "sent", "attempts": 1, "provider_message_id": "SBlost",
+            "created_at": long_ago, "updated_at": long_ago}  # fmt: skip
+    message_id = await stored_message(db, tenant.id, integration_id, **lost)
     view = await wait_for_status(client, tenant, message_id, FINAL)
     assert view["status"] == "delivered"
 
@@ -114,16 +108,8 @@ async def test_a_receipt_ahead_of_its_sent_commit_is_applied_once_the_send_is_re
     """The provider's receipt overtook the commit of `sent`: it is retried until the id is known.
     The recipient is the sandbox's no-receipt number, so reconciliation cannot be what delivers it."""
     tenant, integration_id = await sending_tenant(db)
-    now = datetime.now(UTC)
-    async with db.writing() as connection:
-        inserted = await connection.execute(
-            insert(MESSAGES)
-            .values(tenant_id=tenant.id, integration_id=integration_id, channel="sms", route="integration",
-                    provider="sandbox", to="+15005550004", body="hi", variables={}, status="sending",
-                    attempts=1, created_at=now, updated_at=now)
-            .returning(MESSAGES.c.id)
-        )  # fmt: skip
-        message_id = inserted.scalar_one()
+    sending = {"to": "+15005550004", "status": "sending", "attempts": 1}
+    message_id = await stored_message(db, tenant.id, integration_id, **sending)
     queue = app.state.services.queue  # type: ignore[attr-defined]
     await queue.enqueue("apply_receipt", [("sandbox", "SBahead", "delivered", None, None)])
     await asyncio.sleep(0.3)  # the receipt's first try finds no such provider id

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,8 +28,8 @@ from tests.support.messaging import send, sending_tenant
 from tests.support.opt_outs import add_twilio_number, inbound, new_twilio_number
 from tests.support.server import free_port
 from tests.support.tenants import TenantKeys, new_tenant
-from tests.support.webhook_receiver import Receiver, start_receiver
-from tests.support.webhook_service import register, webhook_service
+from tests.support.webhook_receiver import Receiver
+from tests.support.webhook_service import register
 from tests.workers.test_smtp_provider import Inbox
 
 CAMPAIGNS = "/api/v1/integrations/campaigns"
@@ -138,27 +138,6 @@ async def test_a_tampered_link_is_refused(
 
 
 # Webhooks ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    async with webhook_service(tmp_path_factory.mktemp("opt-outs")) as application:
-        yield application
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    server = start_receiver()
-    yield server
-    server.server.shutdown()
-
-
-@pytest.fixture
-async def http(service: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service), base_url="http://testserver"
-    ) as client:
-        yield client
 
 
 async def test_opt_outs_reach_a_webhook_once_each(

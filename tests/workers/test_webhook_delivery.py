@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,14 +21,13 @@ from resolvers.webhook_records import DELIVERIES
 from resolvers.webhook_signing import signed_headers
 from tests.support.messaging import send, sending_tenant, wait_for_status
 from tests.support.tenants import TenantKeys, new_tenant
-from tests.support.webhook_receiver import Receiver, start_receiver
+from tests.support.webhook_receiver import Receiver
 from tests.support.webhook_service import (
     API,
     deliveries,
     endpoint,
     register,
     settled_delivery,
-    webhook_service,
 )
 from workers.webhook_actors import deliver
 from workers.webhook_dispatcher import run_webhook_dispatcher
@@ -39,26 +37,6 @@ LIFECYCLE = {"message.queued", "message.sent", "message.delivered"}
 
 def verify(body: bytes, headers: dict[str, str], secret: str) -> Any:
     return Webhook(secret).verify(body, headers)
-
-
-@pytest.fixture(scope="module")
-async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    async with webhook_service(tmp_path_factory.mktemp("webhooks")) as application:
-        yield application
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    server = start_receiver()
-    yield server
-    server.server.shutdown()
-
-
-@pytest.fixture
-async def http(service: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=service)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 @pytest.fixture
