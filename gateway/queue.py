@@ -19,6 +19,7 @@ from dramatiq.brokers.stub import StubBroker
 ACTOR_QUEUES = {"fan_out_campaign": "campaigns"}
 ACTOR_QUEUES |= dict.fromkeys(("apply_receipt", "recheck_twilio_status", "reconcile_message"), "receipts")
 ACTOR_QUEUES["deliver_webhook"] = "webhooks"  # a slow receiver never holds up sends, nor sends it
+ACTOR_QUEUES |= {"apply_call_status": "receipts", "deliver_call_callbacks": "webhooks"}
 DEFAULT_QUEUE = "default"
 PIPELINE_SIZE = 500  # messages per Redis round trip
 

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # A receipt that overtook the commit of its message's `sent` is retried this many times
     # (backoff doubling from 0.2 s: about 50 s in all with 8).
     receipt_ahead_retries: int = 8
+    # The sandbox's voice calls move a step (ringing, answered, completed) this often.
+    sandbox_call_step_ms: int = Field(default=500, ge=0)
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)  # due campaigns are claimed this often
     campaign_stall_seconds: int = Field(default=30, ge=1)  # a fan-out silent this long is resumed
     campaign_chunk_size: int = Field(default=1000, ge=1, le=5000)  # contacts per fan-out transaction

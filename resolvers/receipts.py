@@ -29,6 +29,7 @@ from resolvers.receipt_parsing import (
 )
 
 TWILIO_STATUS_PATH = "/providers/twilio/status"
+TWILIO_CALL_STATUS_PATH = "/providers/twilio/call-status"
 TWILIO_RECHECK_ACTOR = "recheck_twilio_status"
 RECHECK_DELAY_MS = 500
 RECEIPT_ACTOR = "apply_receipt"

@@ -10,6 +10,7 @@ from gateway.services import Services
 from resolvers.errors import DomainError
 from rest_compat import (
     accounts,
+    calls,
     campaigns,
     contact_import,
     contact_opt_outs,
@@ -38,6 +39,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     *contact_opt_outs.ENDPOINTS,
     *inbound_sms.ENDPOINTS,
     *unsubscribe.ENDPOINTS,
+    *calls.ENDPOINTS,
 )
 
 

@@ -12,6 +12,7 @@ from gateway.db_retry import retrying
 from resolvers.batch_delivery import claim_many, sent_many
 from resolvers.delivery import Outgoing
 from resolvers.message_store import SEND_ACTOR, SEND_GROUP_ACTOR
+from workers.call_actors import register_call_actors
 from workers.campaign_actors import register_campaign_actors
 from workers.providers.base import ProviderError
 from workers.receipt_actors import register_receipt_actors
@@ -63,6 +64,7 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
     )(send_message)
 
     register_receipt_actors(broker, runtimes)
+    register_call_actors(broker, runtimes)
     register_campaign_actors(broker, runtimes)
     register_webhook_actors(broker, runtimes)
 

@@ -15,6 +15,7 @@ from gateway.settings import Settings
 from resolvers.delivery import Delivery
 from workers.providers.base import Provider
 from workers.providers.registry import build_providers, close_providers
+from workers.providers.voice import VoiceProvider, build_voice_providers
 
 PROVIDER_SLOTS = 32
 
@@ -30,6 +31,7 @@ class WorkerRuntime:
     # HTTP client's pool gets slower, not faster, with hundreds of requests waiting on it.
     provider_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PROVIDER_SLOTS))
     providers: dict[str, Provider] = field(default_factory=dict)
+    voice: dict[str, VoiceProvider] = field(default_factory=dict)
 
 
 class RuntimeFactory:
@@ -62,12 +64,14 @@ class RuntimeFactory:
             delivery=Delivery(db, self.settings, bus),
             bus=bus,
             providers=build_providers(self.settings, queue),
+            voice=build_voice_providers(self.settings, queue),
         )
 
     async def close(self) -> None:
         runtime = self._runtimes.pop(asyncio.get_running_loop(), None)
         if runtime is not None:
             await close_providers(runtime.providers)
+            await close_providers(runtime.voice)
             if isinstance(runtime.bus, RedisPublisher):
                 await runtime.bus.close()
             await runtime.db.dispose()

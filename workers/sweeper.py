@@ -20,6 +20,7 @@ from gateway.queue import TaskQueue
 from gateway.settings import Settings
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import MESSAGES, SEND_GROUP_ACTOR, SEND_GROUP_SIZE, send_groups
+from workers.call_sweeper import sweep_calls
 
 RECONCILE_ACTOR = "reconcile_message"
 
@@ -75,6 +76,7 @@ async def run_sweeper(db: Database, queue: TaskQueue, settings: Settings, stop: 
     while not stop.is_set():
         try:
             await sweep_once(db, queue, settings)
+            await sweep_calls(db, queue, settings)
         except Exception:
             logger.exception("sweep failed; retrying next interval")
         with contextlib.suppress(TimeoutError):

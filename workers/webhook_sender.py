@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import orjson
@@ -20,8 +21,24 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 async def attempt(client: aiohttp.ClientSession, settings: Settings, claimed: Claimed) -> Outcome:
     """Success is a 2xx within `webhook_timeout_seconds`; a redirect is a failure, never followed."""
-    body = orjson.dumps(claimed.payload)
-    headers = signed_headers(claimed.signing_secrets, claimed.webhook_id, int(time.time()), body)
+    return await post_signed(
+        client, settings, url=claimed.url, webhook_id=claimed.webhook_id, payload=claimed.payload,
+        signing_secrets=claimed.signing_secrets,
+    )  # fmt: skip
+
+
+async def post_signed(
+    client: aiohttp.ClientSession,
+    settings: Settings,
+    *,
+    url: str,
+    webhook_id: str,
+    payload: dict[str, Any],
+    signing_secrets: list[str],
+) -> Outcome:
+    """One signed POST (Standard Webhooks) through the SSRF guard; what came back, never raising."""
+    body = orjson.dumps(payload)
+    headers = signed_headers(signing_secrets, webhook_id, int(time.time()), body)
     started_at, clock = datetime.now(UTC), time.monotonic()
 
     def elapsed() -> int:
@@ -29,13 +46,9 @@ async def attempt(client: aiohttp.ClientSession, settings: Settings, claimed: Cl
 
     error: str
     try:
-        check_url(
-            claimed.url, allow_private=settings.webhook_allow_private, require_https=settings.is_production
-        )
+        check_url(url, allow_private=settings.webhook_allow_private, require_https=settings.is_production)
         async with asyncio.timeout(settings.webhook_timeout_seconds):
-            async with client.post(
-                claimed.url, data=body, headers=headers, allow_redirects=False
-            ) as response:
+            async with client.post(url, data=body, headers=headers, allow_redirects=False) as response:
                 snippet = await _head(response)
         status = response.status
         error_text = None

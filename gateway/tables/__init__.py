@@ -1,5 +1,6 @@
 """SQLModel tables. Importing this package registers every table on `SQLModel.metadata`."""
 
+from gateway.tables.calls import Call, CallCallback, CallEvent, CallSigningSecret
 from gateway.tables.campaigns import Campaign, CampaignCounter
 from gateway.tables.contacts import Contact, ContactTag
 from gateway.tables.integrations import Integration, Template
@@ -15,6 +16,10 @@ from gateway.tables.webhooks import (
 
 __all__ = [
     "ApiKey",
+    "Call",
+    "CallCallback",
+    "CallEvent",
+    "CallSigningSecret",
     "Campaign",
     "CampaignCounter",
     "Contact",

@@ -70,6 +70,7 @@ class TwilioStub:
     requests: list[Recorded] = field(default_factory=list)
     fail_for: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # sid -> Message resource
+    calls: list[dict[str, Any]] = field(default_factory=list)  # the Calls created: form (lists kept)
 
     def app(self) -> Starlette:
         path = "/2010-04-01/Accounts/{account_sid}/Messages"
@@ -77,8 +78,22 @@ class TwilioStub:
             routes=[
                 Route(path + ".json", self.create_message, methods=["POST"]),
                 Route(path + "/{sid}.json", self.fetch_message, methods=["GET"]),
+                Route("/2010-04-01/Accounts/{account_sid}/Calls.json", self.create_call, methods=["POST"]),
             ]
         )
+
+    async def create_call(self, request: Request) -> Response:
+        """The Calls resource: `To`, `From`, and `Twiml` or `Url` required; answers `queued`."""
+        account_sid = request.path_params["account_sid"]
+        if _basic_auth(request) != (account_sid, self.accounts.get(account_sid)):
+            return twilio_error(401, 20003, "Authenticate")
+        form = parse_qs((await request.body()).decode())
+        if not form.get("To") or not form.get("From") or not (form.get("Twiml") or form.get("Url")):
+            return twilio_error(400, 21205, "To, From and Twiml (or Url) are required")
+        sid = "CA" + secrets.token_hex(16)
+        self.calls.append({"sid": sid, **form})
+        return JSONResponse({"sid": sid, "account_sid": account_sid, "status": "queued", "to": form["To"][0],
+                             "from": form["From"][0]}, status_code=201)  # fmt: skip
 
     async def fetch_message(self, request: Request) -> Response:
         account_sid, sid = request.path_params["account_sid"], request.path_params["sid"]

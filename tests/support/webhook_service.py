@@ -23,22 +23,24 @@ API = "/api/v1/integrations/webhooks"
 RETRY_SCHEDULE = "0,0.2,0.2,0.2,0.2"  # five attempts, 200 ms apart
 
 
-def webhook_settings(database_url: str, data_dir: Path) -> Settings:
-    return Settings(
-        env="test", database_url=database_url, data_dir=data_dir, secret_key="test-signing-key-" * 3,
-        sandbox_delivery_delay_ms=50, send_retry_base_ms=50, sweep_interval_seconds=0.5,
-        sweep_stale_seconds=2, receipt_timeout_seconds=2, webhook_allow_private=True,
-        webhook_retry_schedule=RETRY_SCHEDULE, webhook_dispatch_interval_seconds=0.05, webhook_gap_seconds=1,
-    )  # fmt: skip
+def webhook_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test", "database_url": database_url, "data_dir": data_dir,
+        "secret_key": "test-signing-key-" * 3, "sandbox_delivery_delay_ms": 50, "send_retry_base_ms": 50,
+        "sweep_interval_seconds": 0.5, "sweep_stale_seconds": 2, "receipt_timeout_seconds": 2,
+        "webhook_allow_private": True, "webhook_retry_schedule": RETRY_SCHEDULE,
+        "webhook_dispatch_interval_seconds": 0.05, "webhook_gap_seconds": 1, "sandbox_call_step_ms": 50,
+    }  # fmt: skip
+    return Settings(**(values | overrides))
 
 
 @asynccontextmanager
-async def webhook_service(data_dir: Path) -> AsyncIterator[Any]:
+async def webhook_service(data_dir: Path, **overrides: Any) -> AsyncIterator[Any]:
     """Safe beside the session's `app`: Dramatiq keeps one event loop thread per process, which
     each worker pool replaces when it starts and stops when it stops. While this service runs, both
     services' actors share the loop that was there; its own loop thread is the one its shutdown stops."""
     url = await create_database(data_dir)
-    application = create_app(webhook_settings(url, data_dir))
+    application = create_app(webhook_settings(url, data_dir, **overrides))
     await upgrade_to_head(application.state.db.engine)
     shared = get_event_loop_thread()
     try:

@@ -31,7 +31,7 @@ def build_providers(settings: Settings, queue: TaskQueue) -> dict[str, Provider]
     return {provider.name: provider for provider in providers}
 
 
-async def close_providers(providers: Mapping[str, Provider]) -> None:
+async def close_providers(providers: Mapping[str, object]) -> None:
     """Closes the connection pools of the providers that keep one."""
     for provider in providers.values():
         if isinstance(provider, Closable):

@@ -1,0 +1,86 @@
+"""REST translation of voice calls: initiate (the contract's), read and list them, the call-signing
+secret, and Twilio's call status callbacks."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from resolvers import call_receipts, call_secrets, calls
+from resolvers.call_fields import CallFields
+from resolvers.context import Context
+from resolvers.errors import BadRequest
+from resolvers.receipts import TWILIO_CALL_STATUS_PATH
+from resolvers.validation import parse_input
+from rest_compat.envelope import data_response, page_response
+from rest_compat.provider_receipts import MAX_FORM_FIELDS
+from rest_compat.request import int_path, int_query, json_body
+from rest_compat.table import Endpoint
+
+
+async def initiate(request: Request, ctx: Context) -> Response:
+    fields = parse_input(CallFields, await json_body(request))
+    outcome = await calls.initiate_call(
+        ctx, fields=fields, idempotency_key=request.headers.get("idempotency-key")
+    )
+    response = data_response(outcome.result, status=202)
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+async def get_call(request: Request, ctx: Context) -> Response:
+    return data_response(await calls.get_call(ctx, call_id=int_path(request, "id")))
+
+
+async def list_calls(request: Request, ctx: Context) -> Response:
+    page = await calls.list_calls(
+        ctx, page=int_query(request, "page"), per_page=int_query(request, "per_page")
+    )
+    return page_response(page)
+
+
+async def signing_secret(request: Request, ctx: Context) -> Response:
+    del request
+    return data_response({"secret": await call_secrets.get_signing_secret(ctx)})
+
+
+async def rotate_signing_secret(request: Request, ctx: Context) -> Response:
+    del request
+    return data_response({"secret": await call_secrets.rotate_signing_secret(ctx)})
+
+
+async def twilio_call_status(request: Request, ctx: Context) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise BadRequest("send the status callback form-encoded (application/x-www-form-urlencoded)")
+    raw = (await request.body()).decode("latin-1")
+    try:
+        params = parse_qs(raw, keep_blank_values=True, errors="replace", max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise BadRequest(f"at most {MAX_FORM_FIELDS} form fields") from None
+    applied = await call_receipts.twilio_call_status(
+        ctx, url=str(request.url), params=params, headers=dict(request.headers)
+    )
+    return data_response({"applied": applied})
+
+
+BASE = "/integrations/calls"
+TAG = "Voice calls"
+ENDPOINTS = (
+    Endpoint("POST", BASE + "/initiate", "send", initiate, "Initiate a voice call", TAG, 202, CallFields,
+             extra_statuses=(404, 409)),
+    Endpoint("GET", BASE + "/signing-secret", "write", signing_secret,
+             "The secret that signs this tenant's call status callbacks", TAG, extension=True),
+    Endpoint("POST", BASE + "/signing-secret/rotate", "write", rotate_signing_secret,
+             "Replace the call-signing secret", TAG, extension=True),
+    Endpoint("GET", BASE, "read", list_calls, "List calls, newest first", TAG, query=("page", "per_page"),
+             list_response=True, extension=True),
+    Endpoint("GET", BASE + "/{id}", "read", get_call, "Get a call with its status transitions", TAG,
+             extension=True),
+    Endpoint("POST", TWILIO_CALL_STATUS_PATH, None, twilio_call_status,
+             "Twilio call status callback (signed with X-Twilio-Signature)", "Provider receipts",
+             extra_statuses=(403,)),
+)  # fmt: skip
