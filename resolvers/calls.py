@@ -41,7 +41,7 @@ async def initiate_call(
             ctx, tenant_id=tenant_id, key=idempotency_key, request_fingerprint=fingerprint
         )
         if isinstance(claimed, idempotency.Replay):
-            return Outcome(await get_call(ctx, call_id=int(claimed.data["id"])), replayed=True)
+            return Outcome(await _load(ctx, tenant_id, int(claimed.data["id"])), replayed=True)
         claim = claimed
     now = datetime.now(UTC)
     try:
@@ -76,13 +76,17 @@ async def initiate_call(
         await ctx.task_queue().enqueue(PLACE_CALL_ACTOR, [(call_id,)])
     except Exception:  # any broker failure: committed, so the sweeper places the call later
         logger.exception("enqueueing call %d failed; the sweeper will place it", call_id)
-    return Outcome(await get_call(ctx, call_id=call_id))
+    return Outcome(await _load(ctx, tenant_id, call_id))
 
 
 async def get_call(ctx: Context, *, call_id: int) -> CallRecord:
     tenant_id = ctx.require("read").tenant_id
     if not 0 < call_id <= MAX_ID:
         raise NotFound(f"call {call_id} not found")
+    return await _load(ctx, tenant_id, call_id)
+
+
+async def _load(ctx: Context, tenant_id: int, call_id: int) -> CallRecord:
     query = select(*RECORD_COLUMNS).where(CALLS.c.id == call_id, CALLS.c.tenant_id == tenant_id)
     events = select(CALL_EVENTS.c.status, CALL_EVENTS.c.occurred_at, CALL_EVENTS.c.detail).where(
         CALL_EVENTS.c.call_id == call_id
@@ -91,9 +95,8 @@ async def get_call(ctx: Context, *, call_id: int) -> CallRecord:
         row = (await connection.execute(query)).first()
         if row is None:
             raise NotFound(f"call {call_id} not found")
-        transitions = [
-            CallTransition(*event) for event in await connection.execute(events.order_by(CALL_EVENTS.c.id))
-        ]
+        found = await connection.execute(events.order_by(CALL_EVENTS.c.id))
+        transitions = [CallTransition(*event) for event in found]
     return CallRecord(*row, events=transitions)  # type: ignore[call-arg]
 
 

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from gateway.settings import Settings
 from schema import accounts as account_fields
+from schema import calls as call_fields
 from schema import campaign_types, webhook_types
 from schema import campaigns as campaign_fields
 from schema import contacts as contact_fields
@@ -40,6 +41,10 @@ class Query:
     contacts: contact_fields.ContactPage = strawberry.field(resolver=contact_fields.resolve_contacts)
     contact: contact_fields.Contact = strawberry.field(resolver=contact_fields.resolve_contact)
     message: message_fields.Message = strawberry.field(resolver=message_fields.resolve_message)
+    call: call_fields.Call = strawberry.field(resolver=call_fields.resolve_call, description="A voice call.")
+    calls: call_fields.CallPage = strawberry.field(
+        resolver=call_fields.resolve_calls, description="Voice calls, newest first."
+    )
     messages: message_fields.MessagePage = strawberry.field(resolver=message_fields.resolve_messages)
     templates: list[template_fields.Template] = strawberry.field(resolver=template_fields.resolve_templates)
     integrations: list[template_fields.Integration] = strawberry.field(
@@ -71,6 +76,9 @@ class Mutation:
         resolver=opt_out_fields.opt_in_contact, description="Lifts the contact's opt-out of a channel."
     )
     send_message: message_fields.SendResult = strawberry.mutation(resolver=message_fields.send_message)
+    initiate_call: call_fields.Call = strawberry.mutation(
+        resolver=call_fields.initiate_call, description="Places a voice call that speaks a message."
+    )
     send_batch: message_fields.BatchResult = strawberry.mutation(resolver=message_fields.send_batch)
     create_template: template_fields.Template = strawberry.mutation(resolver=template_fields.create_template)
     update_template: template_fields.Template = strawberry.mutation(resolver=template_fields.update_template)

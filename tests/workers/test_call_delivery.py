@@ -21,7 +21,7 @@ from tests.support.opt_outs import twilio_signature
 from tests.support.provider_stubs import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TwilioStub
 from tests.support.tenants import TenantKeys
 from tests.support.webhook_receiver import Receiver
-from tests.support.webhook_service import webhook_service
+from tests.support.webhook_service import register, webhook_service
 
 CALLS = "/api/v1/integrations/calls"
 CALL_STATUS = "/api/v1/providers/twilio/call-status"
@@ -89,6 +89,20 @@ async def test_a_sandbox_call_posts_each_transition_in_order_signed(
     view = await wait_for_call(http, tenant, call["id"], "completed")
     assert [event["status"] for event in view["events"]] == ["queued", *ANSWERED]
     assert view["provider"] == "sandbox"
+
+
+async def test_the_tenants_webhooks_get_call_events(
+    http: httpx.AsyncClient, service: Any, receiver: Receiver
+) -> None:
+    tenant, _ = await sending_tenant(service.state.db)
+    path = "/voice-" + secrets.token_hex(4)
+    created = await register(http, tenant, receiver.url(path), delivery_profile="voice_only")
+    call = await initiate(http, tenant, to="+40740111555", message="Events too")
+    bodies = await callbacks(receiver, path, created["secret"], 4)
+    assert sorted(body["type"] for body in bodies) == sorted(
+        ["call.initiated", "call.ringing", "call.answered", "call.completed"]
+    )
+    assert {body["data"]["call_id"] for body in bodies} == {call["id"]}
 
 
 @pytest.mark.parametrize(("to", "final"), [("+15005550006", "busy"), ("+15005550007", "no-answer")])
