@@ -89,7 +89,8 @@ async def _move_counters(
             per_campaign[campaign_id].append((message_id, before, after))
     for campaign_id, campaign_moves in sorted(per_campaign.items()):  # a fixed lock order
         await campaign_counters.moved_many(connection, campaign_id, campaign_moves)
-        await campaign_counters.complete_if_finished(connection, campaign_id=campaign_id)
+        if after not in campaign_counters.IN_FLIGHT:  # only a move out of flight can finish it
+            await campaign_counters.complete_if_finished(connection, campaign_id=campaign_id)
 
 
 async def _events(

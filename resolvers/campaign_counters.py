@@ -80,7 +80,19 @@ def in_flight_count(campaign_id: int) -> Any:
 
 
 async def complete_if_finished(connection: AsyncConnection, *, campaign_id: int) -> bool:
-    """`sending` -> `completed` once the fan-out is done and nothing is queued or sending."""
+    """`sending` -> `completed` once the fan-out is done and nothing is queued or sending.
+
+    The campaign row is only written (locked) when it may complete: a fan-out chunk holds that row
+    while it takes a counter shard, and a send holding a shard must not then wait for the row
+    (that order, reversed, is a deadlock). A send that read `fanout_done` false just before the
+    last chunk committed leaves the completion to the scheduler's pass over drained campaigns."""
+    ready = select(CAMPAIGNS.c.id).where(
+        CAMPAIGNS.c.id == campaign_id,
+        CAMPAIGNS.c.status == CampaignStatus.SENDING.value,
+        CAMPAIGNS.c.fanout_done.is_(True),
+    )
+    if (await connection.execute(ready)).first() is None:
+        return False
     now = datetime.now(UTC)
     statement = (
         update(CAMPAIGNS)
