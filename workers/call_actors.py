@@ -48,9 +48,17 @@ def register_call_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> N
             await call_progress.placed(runtime.db, call, provider_call_id)
         await runtime.queue.enqueue(CALLBACK_ACTOR, [(call_id,)])
 
-    async def apply_call_status(
-        provider: str, provider_call_id: str, status: str, error_code: str | None, error_message: str | None
+    async def apply_call_status(  # noqa: PLR0917 - a Dramatiq actor's arguments are positional
+        provider: str,
+        provider_call_id: str,
+        status: str,
+        error_code: str | None,
+        error_message: str | None,
+        then: list[str] | None = None,
+        then_delay_ms: int = 0,
     ) -> None:
+        """Applies one reported status; `then`: the statuses to report after it, one at a time
+        (`then_delay_ms` apart), so a scripted call (the sandbox's) keeps its order."""
         runtime = runtimes.current()
         error = (error_code, error_message or error_code) if error_code else None
         call_id = await call_progress.reported(
@@ -63,6 +71,9 @@ def register_call_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> N
         if call_id is None:
             raise ReceiptAhead(provider_call_id)  # the report overtook the commit of the placing
         await runtime.queue.enqueue(CALLBACK_ACTOR, [(call_id,)])
+        if then:
+            report = (provider, provider_call_id, then[0], None, None, then[1:], then_delay_ms)
+            await runtime.queue.enqueue(CALL_STATUS_ACTOR, [report], delay_ms=then_delay_ms)
 
     async def deliver_call_callbacks(call_id: int) -> None:
         """Posts the call's due callbacks, oldest first; a failure stops the line until its retry."""

@@ -10,12 +10,11 @@ from sqlalchemy import select
 from gateway.db import Database
 from gateway.queue import TaskQueue
 from gateway.settings import Settings
-from resolvers.call_callbacks import calls_with_due_callbacks
+from resolvers.call_callbacks import CALLBACK_ACTOR, calls_with_due_callbacks
 from resolvers.call_fields import CALLS
 from resolvers.call_progress import PLACE_LEASE
 from resolvers.call_status import CallStatus
 from resolvers.calls import PLACE_CALL_ACTOR
-from workers.call_actors import CALLBACK_ACTOR
 
 BATCH = 500
 

@@ -66,10 +66,12 @@ class SandboxVoice:
             )
         digest = hashlib.sha256(f"weconn-sandbox-call:{call.tenant_id}:{call.id}".encode()).hexdigest()
         provider_call_id = "CA" + digest[:32]
-        steps = SANDBOX_SCRIPT.get(call.to, ANSWERED)
-        for number, status in enumerate(steps, start=1):
-            report = (self.name, provider_call_id, status.value, None, None)
-            await self.queue.enqueue(CALL_STATUS_ACTOR, [report], delay_ms=self.step_ms * number)
+        # One step at a time: each report names the ones after it, which `apply_call_status` enqueues
+        # once it is applied. Enqueued all at once, a report retried because it overtook the commit
+        # of the placing would be overtaken in turn, and the call would skip the statuses between.
+        first, *rest = [status.value for status in SANDBOX_SCRIPT.get(call.to, ANSWERED)]
+        report = (self.name, provider_call_id, first, None, None, rest, self.step_ms)
+        await self.queue.enqueue(CALL_STATUS_ACTOR, [report], delay_ms=self.step_ms)
         return provider_call_id
 
 
