@@ -706,7 +706,9 @@ def run_e2e(bench: Bench, channel: str, workdir: Path) -> EndToEnd:
             "provider stub": stub.pid,
             "redis-server": redis.process.pid,
         }
-        wait_quiet(pids)
+        # An idle `weconn worker` polls each of its queues every 100 ms (worker_timeout): about
+        # 0.12 core each on this machine, so "quiet" allows for that.
+        wait_quiet(pids, threshold=0.1 + 0.2 * len(workers))
         result = drive_e2e(channel, api, stub, campaign_id, options, workers=workers, pids=pids)
         final = settle_campaign(api, campaign_id, options)
         counts = asyncio.run(count_messages(database_url, campaign_id))
