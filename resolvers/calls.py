@@ -3,7 +3,6 @@ one with its transitions, list them."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -15,14 +14,13 @@ from resolvers.addresses import normalize_recipient
 from resolvers.call_fields import CALL_EVENTS, CALLS, RECORD_COLUMNS, CallFields, CallRecord, CallTransition
 from resolvers.call_status import CallStatus
 from resolvers.context import Context
-from resolvers.errors import NotFound, field_error
+from resolvers.errors import NotFound
 from resolvers.integrations import resolve_route
 from resolvers.messages import Outcome
 from resolvers.pagination import Page, page_request
-from resolvers.ssrf import UnresolvableHost, UnsafeTarget, check_url, resolve_public
+from resolvers.webhooks import check_target
 
 PLACE_CALL_ACTOR = "place_call"
-RESOLVE_TIMEOUT_SECONDS = 2.0
 ACCEPTED = 202
 logger = logging.getLogger("weconn.calls")
 
@@ -33,7 +31,7 @@ async def initiate_call(
     tenant_id = ctx.require("send").tenant_id
     to = normalize_recipient("voice", fields.to)
     if fields.webhook_url:
-        await _check_callback_url(ctx, fields.webhook_url)
+        await check_target(ctx.settings, fields.webhook_url, field="webhook_url")  # and at every attempt
     claim: idempotency.Claim | None = None
     if idempotency_key is not None:
         fingerprint = idempotency.fingerprint("call", fields.model_dump(mode="json"))
@@ -113,16 +111,3 @@ async def list_calls(ctx: Context, *, page: int | None, per_page: int | None) ->
         )
         items = [CallRecord(*row) for row in rows]  # type: ignore[call-arg]
     return Page(items=items, page=request.page, per_page=request.per_page, total=total)
-
-
-async def _check_callback_url(ctx: Context, url: str) -> None:
-    """The SSRF guard, as at webhook registration (and again at every delivery)."""
-    allow_private = ctx.settings.webhook_allow_private
-    try:
-        host, port = check_url(url, allow_private=allow_private, require_https=ctx.settings.is_production)
-        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
-            await resolve_public(host, port, allow_private=allow_private)
-    except (UnresolvableHost, TimeoutError):
-        return  # checked again when a callback is delivered
-    except UnsafeTarget as error:
-        raise field_error("webhook_url", str(error)) from None

@@ -114,7 +114,7 @@ async def enable_endpoint(ctx: Context, *, endpoint_id: int) -> EndpointRecord:
         return await load_endpoint(connection, tenant_id, endpoint_id)
 
 
-async def check_target(settings: Settings, url: str) -> None:
+async def check_target(settings: Settings, url: str, *, field: str = "url") -> None:
     """The SSRF guard at registration: a host that does not resolve now is checked at each delivery."""
     allow_private = settings.webhook_allow_private
     try:
@@ -124,4 +124,4 @@ async def check_target(settings: Settings, url: str) -> None:
     except (UnresolvableHost, TimeoutError):
         return
     except UnsafeTarget as error:
-        raise field_error("url", str(error)) from None
+        raise field_error(field, str(error)) from None

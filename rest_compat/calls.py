@@ -3,32 +3,25 @@ secret, and Twilio's call status callbacks."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from resolvers import call_receipts, call_secrets, calls
 from resolvers.call_fields import CallFields
 from resolvers.context import Context
-from resolvers.errors import BadRequest
 from resolvers.receipts import TWILIO_CALL_STATUS_PATH
 from resolvers.validation import parse_input
 from rest_compat.envelope import data_response, page_response
-from rest_compat.provider_receipts import MAX_FORM_FIELDS
+from rest_compat.messages import accepted_response
+from rest_compat.provider_receipts import twilio_form
 from rest_compat.request import int_path, int_query, json_body
 from rest_compat.table import Endpoint
 
 
 async def initiate(request: Request, ctx: Context) -> Response:
     fields = parse_input(CallFields, await json_body(request))
-    outcome = await calls.initiate_call(
-        ctx, fields=fields, idempotency_key=request.headers.get("idempotency-key")
-    )
-    response = data_response(outcome.result, status=202)
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    key = request.headers.get("idempotency-key")
+    return accepted_response(await calls.initiate_call(ctx, fields=fields, idempotency_key=key))
 
 
 async def get_call(request: Request, ctx: Context) -> Response:
@@ -53,16 +46,9 @@ async def rotate_signing_secret(request: Request, ctx: Context) -> Response:
 
 
 async def twilio_call_status(request: Request, ctx: Context) -> Response:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise BadRequest("send the status callback form-encoded (application/x-www-form-urlencoded)")
-    raw = (await request.body()).decode("latin-1")
-    try:
-        params = parse_qs(raw, keep_blank_values=True, errors="replace", max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:
-        raise BadRequest(f"at most {MAX_FORM_FIELDS} form fields") from None
+    params, headers = await twilio_form(request), dict(request.headers)
     applied = await call_receipts.twilio_call_status(
-        ctx, url=str(request.url), params=params, headers=dict(request.headers)
+        ctx, url=str(request.url), params=params, headers=headers
     )
     return data_response({"applied": applied})
 

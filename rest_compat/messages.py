@@ -17,7 +17,8 @@ from rest_compat.request import int_path, json_body
 from rest_compat.table import Endpoint
 
 
-def _accepted(outcome: Outcome[Any]) -> Response:
+def accepted_response(outcome: Outcome[Any]) -> Response:
+    """202 with the result; `Idempotent-Replayed: true` when it is the stored answer to a repeat."""
     response = data_response(outcome.result, status=202)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -27,13 +28,13 @@ def _accepted(outcome: Outcome[Any]) -> Response:
 async def send(request: Request, ctx: Context) -> Response:
     fields = parse_input(SendFields, await json_body(request))
     key = request.headers.get("idempotency-key")
-    return _accepted(await messages.send_message(ctx, fields=fields, idempotency_key=key))
+    return accepted_response(await messages.send_message(ctx, fields=fields, idempotency_key=key))
 
 
 async def send_batch(request: Request, ctx: Context) -> Response:
     fields = parse_input(BatchFields, await json_body(request))
     key = request.headers.get("idempotency-key")
-    return _accepted(await messages.send_batch(ctx, fields=fields, idempotency_key=key))
+    return accepted_response(await messages.send_batch(ctx, fields=fields, idempotency_key=key))
 
 
 async def status(request: Request, ctx: Context) -> Response:

@@ -20,16 +20,20 @@ from rest_compat.table import Endpoint
 MAX_FORM_FIELDS = 200
 
 
-async def twilio_status(request: Request, ctx: Context) -> Response:
+async def twilio_form(request: Request, what: str = "the status callback") -> dict[str, list[str]]:
+    """A Twilio request's form fields (every value of each name, as Twilio signs them); 400 otherwise."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
-        raise BadRequest("send the status callback form-encoded (application/x-www-form-urlencoded)")
+        raise BadRequest(f"send {what} form-encoded (application/x-www-form-urlencoded)")
     raw = (await request.body()).decode("latin-1")  # percent-encoded ASCII; never fails to decode
     try:
-        params = parse_qs(raw, keep_blank_values=True, errors="replace", max_num_fields=MAX_FORM_FIELDS)
+        return parse_qs(raw, keep_blank_values=True, errors="replace", max_num_fields=MAX_FORM_FIELDS)
     except ValueError:
         raise BadRequest(f"at most {MAX_FORM_FIELDS} form fields") from None
-    headers = dict(request.headers)
+
+
+async def twilio_status(request: Request, ctx: Context) -> Response:
+    params, headers = await twilio_form(request), dict(request.headers)
     applied = await receipts.twilio_status(ctx, url=str(request.url), params=params, headers=headers)
     return data_response({"applied": applied})
 

@@ -47,7 +47,7 @@ class TwilioProvider:
                 # Twilio may have taken it: failing beats sending it twice on a retry.
                 raise ProviderError("twilio_bad_response", "Twilio answered without a sid", transient=False)
             return Accepted(provider_message_id=sid)
-        raise _refusal(response.status_code, body)
+        raise refusal(response.status_code, body)
 
     async def fetch_status(self, message: Outgoing, provider_message_id: str) -> Receipt | None:
         """Reads the Message resource back, for a status callback that never came; None until
@@ -61,7 +61,7 @@ class TwilioProvider:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise _refusal(response.status_code, body)
+            raise refusal(response.status_code, body)
         status = TWILIO_STATUSES.get(str(body.get("status")))
         if status not in SETTLED:
             return None
@@ -112,7 +112,7 @@ def _text(config: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _refusal(status: int, body: dict[str, Any]) -> ProviderError:
+def refusal(status: int, body: dict[str, Any]) -> ProviderError:
     """Twilio's error resource (`code`, `message`, `more_info`, `status`): too many requests and
     server errors pass, the rest will be refused again the same way."""
     code = body.get("code")

@@ -24,6 +24,7 @@ from resolvers.call_status import CallStatus
 from resolvers.receipts import TWILIO_CALL_STATUS_PATH
 from workers.providers.base import ProviderError
 from workers.providers.http import ApiClient, json_object, timeout_of
+from workers.providers.twilio import refusal
 
 CALL_STATUS_ACTOR = "apply_call_status"
 SANDBOX_SCRIPT = {
@@ -113,12 +114,7 @@ class TwilioVoice:
             return str(body["sid"])
         if response.status_code in {200, 201}:
             raise ProviderError("twilio_bad_response", "Twilio answered without a sid", transient=False)
-        code = body.get("code")
-        transient = response.status_code == 429 or response.status_code >= 500
-        text = str(body.get("message") or f"Twilio answered HTTP {response.status_code}")
-        raise ProviderError(
-            str(code) if code else f"twilio_http_{response.status_code}", text, transient=transient
-        )
+        raise refusal(response.status_code, body)
 
     async def aclose(self) -> None:
         await self.client.aclose()
