@@ -16,12 +16,11 @@ through --database-url and dropped afterwards) holding the demo tenant and N con
    a. embedded (`weconn serve` on SQLite, the in-process queue): the fan-out actor runs on the
       embedded worker threads, and the same threads send the queued messages through the demo
       tenant's sandbox integration meanwhile; that is embedded mode, it cannot be switched off.
-   b. scaled out (PostgreSQL + Redis + 2 worker processes): the workers are `weconn worker` run
-      through a launcher in this file that consumes only the `campaigns` queue (Dramatiq's
-      `Worker(queues={"campaigns"})`, everything else as `weconn worker`), so the fan-out runs with no
-      delivery beside it; the queued sends stay in Redis. One fan-out is one actor call, so one of
-      the two workers does all of it. (The end-to-end runs below also report the fan-out rate with
-      two ordinary workers delivering meanwhile.)
+   b. scaled out (PostgreSQL + Redis + 2 worker processes): the workers are
+      `weconn worker --queues campaigns`, so the fan-out runs with no delivery beside it; the
+      queued sends stay in Redis. One fan-out is one actor call, so one of the two workers does
+      all of it. (The end-to-end runs below also report the fan-out rate with two ordinary
+      workers delivering meanwhile.)
 2. End to end (needs --database-url): PostgreSQL + Redis + 2 `weconn worker --threads 16`; an
    integration made in the database sends SMS through Twilio's API to bench/provider_stub.py and
    email over SMTP to its aiosmtpd sink (as bench/send.py does); an SMS campaign, then (fresh
@@ -59,7 +58,6 @@ from typing import Any
 
 from contacts import fresh_database, read_api_key
 from harness import (
-    BENCH_DIR,
     REPO_DIR,
     Server,
     WrkResult,
@@ -92,6 +90,7 @@ from services import (
     serve_provider_stub,
     serve_weconn,
     weconn_env,
+    weconn_executable,
     weconn_workers,
 )
 from sqlalchemy import func, insert, select, text
@@ -107,7 +106,6 @@ TENANTS = table_of(Tenant)
 SMALL_CAMPAIGN = 10
 LOAD_CHUNK = 5000
 POLL_SECONDS = 0.05
-CAMPAIGNS_ONLY = "campaigns-only-worker"  # argv[1] that makes this script a worker launcher
 TEMPLATES = {
     "email": {"message_template": "<p>Hi {{ name }}, this is the bench campaign.</p>", "subject": "Bench"},
     "sms": {"message_template": "Hi {{ name }}, this is the bench campaign."},
@@ -207,8 +205,6 @@ class Bench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments[:1] == [CAMPAIGNS_ONLY]:
-        return campaigns_only_worker(arguments[1:])
     options = parse_args(arguments)
     wrk = require_wrk()
     require_fast_uvicorn()
@@ -283,21 +279,6 @@ def parse_args(argv: Sequence[str]) -> Options:
         py_spy=py_spy if args.profile else None,
         logs_dir=args.logs,
     )
-
-
-def campaigns_only_worker(argv: list[str]) -> int:
-    """`weconn worker ARGS`, except that its Dramatiq worker consumes only the `campaigns` queue: the
-    fan-out runs, the sends it enqueues wait in Redis. Sweeper and scheduler run as usual."""
-    import dramatiq  # noqa: PLC0415 - only the launcher needs these
-
-    from gateway import cli  # noqa: PLC0415
-
-    class CampaignsOnly(dramatiq.Worker):
-        def __init__(self, broker: dramatiq.Broker, **options: Any) -> None:
-            super().__init__(broker, queues={"campaigns"}, **options)
-
-    dramatiq.Worker = CampaignsOnly  # type: ignore[misc]
-    return cli.main(["worker", *argv])
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -485,7 +466,7 @@ def run_fanout_stage(bench: Bench, name: str, workdir: Path) -> None:
         first_ids = load(store_url, options.contacts)
         workers: list[Worker] = []
         if not embedded:
-            launcher = [sys.executable, str(BENCH_DIR / "campaign.py"), CAMPAIGNS_ONLY]
+            launcher = [str(weconn_executable()), "worker", "--queues", "campaigns"]
             workers = stack.enter_context(
                 weconn_workers(
                     workdir, options.workers, threads=options.worker_threads, env=env, command=launcher

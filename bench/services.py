@@ -23,7 +23,7 @@ from harness import BENCH_DIR, REPO_DIR, UVICORN_FLAGS, Server, free_port, serve
 from profiling import RATE
 
 READY_PATH = "/readyz"
-WORKER_READY = "weconn worker consuming with"
+WORKER_READY = "weconn worker consuming"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 

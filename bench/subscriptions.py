@@ -799,8 +799,9 @@ def read_tap(path: Path) -> dict[int, float]:
     seen: dict[int, float] = {}
     for line in path.read_text().splitlines():
         stamp, _, payload = line.partition("\t")
-        cursor = int(json.loads(payload)[0])  # gateway/bus_redis.py encode(): [cursor, tenant_id, ...]
-        seen.setdefault(cursor, float(stamp))
+        # gateway/bus_redis.py encode(): one message holds a list of [cursor, tenant_id, ...]
+        for event in json.loads(payload):
+            seen.setdefault(int(event[0]), float(stamp))
     return seen
 
 

@@ -47,13 +47,14 @@ class Listener:
         self.lagged = False  # events were dropped: read the database from the last cursor
         self.wakeup = asyncio.Event()
 
-    def offer(self, event: StatusEvent) -> None:
+    def offer(self, events: list[StatusEvent]) -> None:
         """Runs on the listener's loop."""
-        if self.queue.full():
-            self.lagged = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-        self.queue.put_nowait(event)
+        for event in events:
+            if self.queue.full():
+                self.lagged = True
+                while not self.queue.empty():
+                    self.queue.get_nowait()
+            self.queue.put_nowait(event)
         self.wakeup.set()
 
     def mark_lagged(self) -> None:
@@ -97,10 +98,14 @@ class EventBus:
         self.deliver(events)
 
     def deliver(self, events: list[StatusEvent]) -> None:
-        """Hands each event to its tenant's listeners, from any thread."""
+        """Hands each event to its tenant's listeners, from any thread: one wake-up per listener."""
+        by_tenant: dict[int, list[StatusEvent]] = {}
         for event in events:
-            for listener in list(self._listeners.get(event.tenant_id, ())):
-                listener.loop.call_soon_threadsafe(listener.offer, event)
+            if event.tenant_id in self._listeners:
+                by_tenant.setdefault(event.tenant_id, []).append(event)
+        for tenant_id, tenant_events in by_tenant.items():
+            for listener in list(self._listeners.get(tenant_id, ())):
+                listener.loop.call_soon_threadsafe(listener.offer, tenant_events)
 
     def listen(self, tenant_id: int) -> Listener:
         listener = Listener(self, tenant_id, self.max_backlog)

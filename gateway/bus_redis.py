@@ -22,28 +22,40 @@ from gateway.bus import EventBus, StatusEvent
 
 CHANNEL_PREFIX = "weconn:events:"
 PUBLISH_ATTEMPTS = 3
+PUBLISH_BATCH = 500  # events in one Redis message (about 80 KB)
 logger = logging.getLogger("weconn.bus")
 
 
-def encode(event: StatusEvent) -> bytes:
+def encode(events: list[StatusEvent]) -> bytes:
+    """One Redis message for several events of a tenant: one publish and one relay wake-up."""
     return orjson.dumps(
-        [event.cursor, event.tenant_id, event.message_id, event.channel, event.status,
-         event.occurred_at.isoformat(), event.detail, event.campaign_id]
+        [
+            [event.cursor, event.tenant_id, event.message_id, event.channel, event.status,
+             event.occurred_at.isoformat(), event.detail, event.campaign_id]
+            for event in events
+        ]
     )  # fmt: skip
 
 
-def decode(payload: bytes) -> StatusEvent:
-    cursor, tenant_id, message_id, channel, status, occurred_at, detail, campaign_id = orjson.loads(payload)
-    return StatusEvent(
-        cursor,
-        tenant_id,
-        message_id,
-        channel,
-        status,
-        datetime.fromisoformat(occurred_at),
-        detail,
-        campaign_id,
-    )
+def decode(payload: bytes) -> list[StatusEvent]:
+    events = []
+    for fields in orjson.loads(payload):
+        cursor, tenant_id, message_id, channel, status, occurred_at, detail, campaign_id = fields
+        when = datetime.fromisoformat(occurred_at)
+        events.append(StatusEvent(cursor, tenant_id, message_id, channel, status, when, detail, campaign_id))
+    return events
+
+
+def messages_of(events: list[StatusEvent]) -> list[tuple[str, bytes]]:
+    """(channel, payload) pairs: each tenant's events in order, at most PUBLISH_BATCH a message."""
+    by_tenant: dict[int, list[StatusEvent]] = {}
+    for event in events:
+        by_tenant.setdefault(event.tenant_id, []).append(event)
+    return [
+        (f"{CHANNEL_PREFIX}{tenant_id}", encode(tenant_events[start : start + PUBLISH_BATCH]))
+        for tenant_id, tenant_events in by_tenant.items()
+        for start in range(0, len(tenant_events), PUBLISH_BATCH)
+    ]
 
 
 class RedisPublisher:
@@ -79,11 +91,12 @@ class RedisPublisher:
             flushed.set_result(None)
 
     async def _send(self, events: list[StatusEvent]) -> None:
+        messages = messages_of(events)
         for attempt in range(PUBLISH_ATTEMPTS):
             try:
                 async with self.client.pipeline(transaction=False) as pipeline:
-                    for event in events:
-                        pipeline.publish(f"{CHANNEL_PREFIX}{event.tenant_id}", encode(event))
+                    for channel, payload in messages:
+                        pipeline.publish(channel, payload)
                     await pipeline.execute()
                 return
             except (RedisError, OSError) as error:
@@ -133,7 +146,7 @@ class RedisBus(EventBus):
                         ignore_subscribe_messages=True, timeout=0.5
                     )
                     if message is not None and message.get("type") == "pmessage":
-                        self.deliver([decode(message["data"])])
+                        self.deliver(decode(message["data"]))
         finally:
             await client.aclose()
 

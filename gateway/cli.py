@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gateway.db import Database
 from gateway.migrate import upgrade_to_head
+from gateway.queue import QUEUES
 from gateway.settings import Settings, get_settings
 from gateway.startup import announce_demo_key, prepare_database
 from resolvers import accounts, contact_import
@@ -52,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="consume the Redis queue (scaled-out mode)")
     worker.add_argument("--threads", type=int, default=16, help="concurrent messages (default 16)")
+    worker.add_argument(
+        "--queues",
+        type=_queue_names,
+        help=f"consume only these queues, comma-separated: {', '.join(sorted(QUEUES))} (default: all)",
+    )
     worker.set_defaults(run=_worker)
 
     tenant = commands.add_parser("tenant", help="manage tenants").add_subparsers(required=True, dest="action")
@@ -120,8 +126,16 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.process import run_worker  # noqa: PLC0415 - only a worker process needs the workers
 
     asyncio.run(_with_db(settings, lambda db: upgrade_to_head(db.engine)))
-    run_worker(settings, threads=args.threads)
+    run_worker(settings, threads=args.threads, queues=args.queues)
     return 0
+
+
+def _queue_names(text: str) -> frozenset[str]:
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = names - QUEUES
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown queue(s) {sorted(unknown)}; known: {sorted(QUEUES)}")
+    return names
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:

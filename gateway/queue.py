@@ -21,6 +21,7 @@ ACTOR_QUEUES |= dict.fromkeys(("apply_receipt", "recheck_twilio_status", "reconc
 ACTOR_QUEUES["deliver_webhook"] = "webhooks"  # a slow receiver never holds up sends, nor sends it
 ACTOR_QUEUES |= {"apply_call_status": "receipts", "deliver_call_callbacks": "webhooks"}
 DEFAULT_QUEUE = "default"
+QUEUES = frozenset({DEFAULT_QUEUE, *ACTOR_QUEUES.values()})  # every queue a worker may consume
 PIPELINE_SIZE = 500  # messages per Redis round trip
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from resolvers.contacts import CONTACT_TAGS, CONTACTS
+from resolvers.contact_records import CONTACT_TAGS, CONTACTS
 
 AUDIENCE_COLUMNS = (
     CONTACTS.c.id,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.settings import Settings
 from resolvers.campaign_fields import CampaignFields
 from resolvers.composing import MAX_SMS_CHARS, derived_subject
-from resolvers.contacts import CONTACTS
+from resolvers.contact_records import CONTACTS
 from resolvers.errors import ValidationFailed, field_error
 from resolvers.integrations import Route, resolve_route
 from resolvers.rendering import declared_variables, render

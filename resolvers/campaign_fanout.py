@@ -8,7 +8,10 @@ unique (campaign, contact) constraint makes a second message to a contact imposs
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -60,25 +63,44 @@ class FanOut:
     chunks: int = field(default=0, init=False)
 
     async def run(self) -> Step:
-        """Chunks until the audience is done, the campaign stops, or the window closes."""
-        step = Step.MORE
-        while step is Step.MORE:
-            step = await self.step()
+        """Chunks until the audience is done, the campaign stops, or the window closes.
+
+        A chunk's hand-over to the bus and the broker runs while the next chunk's transaction
+        does, one hand-over at a time (they are I/O waits the chunk need not sit through).
+        """
+        step, handing_over = Step.MORE, None
+        try:
+            while step is Step.MORE:
+                step, hand_over = await self._chunk()
+                if handing_over is not None:
+                    await handing_over
+                handing_over = asyncio.ensure_future(hand_over()) if hand_over else None
+        finally:
+            if handing_over is not None:
+                await handing_over
         return step
 
     async def step(self) -> Step:
+        """One chunk, handed over before returning."""
+        step, hand_over = await self._chunk()
+        if hand_over is not None:
+            await hand_over()
+        return step
+
+    async def _chunk(self) -> tuple[Step, Callable[[], Awaitable[None]] | None]:
+        """One chunk's transaction; then what hands its messages over, to be called after it."""
         now = datetime.now(UTC)
         async with self.db.writing() as connection:
             campaign = await self._claim(connection, now)
             if campaign is None:
-                return Step.STOPPED
+                return Step.STOPPED, None
             opening = window_opening(campaign.send_window, now) if campaign.send_window else None
             if opening is not None:
                 await self._update(connection, fanout_resume_at=opening)
-                return Step.PAUSED
+                return Step.PAUSED, None
             content = await self._resolve(connection, campaign, now)
             if content is None:
-                return Step.STOPPED
+                return Step.STOPPED, None
             contacts = await next_contacts(
                 connection,
                 campaign.tenant_id,
@@ -90,9 +112,9 @@ class FanOut:
             queued = await self._insert(connection, campaign.tenant_id, content, recipients, now)
             finished = len(contacts) < self.chunk_size
             await self._record(connection, recipients, queued, contacts, finished=finished)
-        await self._hand_over(campaign.tenant_id, content.channel, queued, now)
         self.chunks += 1
-        return Step.FINISHED if finished else Step.MORE
+        hand_over = functools.partial(self._hand_over, campaign.tenant_id, content.channel, queued, now)
+        return (Step.FINISHED if finished else Step.MORE), hand_over
 
     async def _claim(self, connection: AsyncConnection, now: datetime) -> Any:
         statement = (

@@ -17,9 +17,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resolvers.contact_import_parsing import ImportRow, RowError
-from resolvers.contacts import CONTACT_TAGS, CONTACTS, ContactRecord
-from resolvers.webhook_events import ENABLED, jsonable
-from resolvers.webhook_records import ENDPOINTS, OUTBOX
+from resolvers.contact_records import CONTACT_TAGS, CONTACTS, ContactRecord
+from resolvers.webhook_events import emit_events
 
 MAX_TAGS = 50  # what a contact create or update accepts
 COLUMNS = (
@@ -175,27 +174,9 @@ async def write_plan(connection: AsyncConnection, tenant_id: int, plan: ChunkPla
     ]
     if tag_rows:
         await connection.execute(insert(CONTACT_TAGS), tag_rows)
-    await _emit_events(connection, tenant_id, stored, new, now)
-
-
-async def _emit_events(
-    connection: AsyncConnection, tenant_id: int, stored: list[_Target], new: list[_Target], now: datetime
-) -> None:
-    """`resolvers.webhook_events.emit_event` for a whole chunk: one check, one multi-row insert."""
-    receiving = select(ENDPOINTS.c.id).where(
-        ENDPOINTS.c.tenant_id == tenant_id, ENDPOINTS.c.status == ENABLED
-    )
-    if (await connection.execute(receiving.limit(1))).first() is None:
-        return
-    events = [("contact.updated", target) for target in stored] + [
-        ("contact.created", target) for target in new
-    ]
-    rows = [
-        {"tenant_id": tenant_id, "type": event_type, "channel": None, "occurred_at": now,
-         "data": jsonable(_record(target, now))}
-        for event_type, target in events
-    ]  # fmt: skip
-    await connection.execute(insert(OUTBOX), rows)
+    events = [("contact.updated", _record(target, now)) for target in stored]
+    events += [("contact.created", _record(target, now)) for target in new]
+    await emit_events(connection, tenant_id, events)
 
 
 def _record(target: _Target, now: datetime) -> ContactRecord:

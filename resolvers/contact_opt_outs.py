@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.tables.columns import MAX_ID
 from resolvers import opt_outs
 from resolvers.addresses import MESSAGE_CHANNELS
-from resolvers.contacts import CONTACTS
+from resolvers.contact_records import CONTACTS
 from resolvers.context import Context
 from resolvers.errors import NotFound, field_error
 from resolvers.opt_outs import OptOutRecord

@@ -6,54 +6,31 @@ written in one transaction, with no ORM unit of work on the hot path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
-from gateway.tables import Contact, ContactTag
-from gateway.tables.columns import MAX_ID, table_of
+from gateway.tables.columns import MAX_ID
 from resolvers.contact_fields import ContactFields, normalize_email, normalize_phone, normalize_tags
+from resolvers.contact_inserts import insert_contact
+from resolvers.contact_records import (
+    COLUMNS,
+    CONTACT_TAGS,
+    CONTACTS,
+    ContactRecord,
+    duplicate_error,
+    index_tags,
+    require_address,
+)
 from resolvers.context import Context
-from resolvers.errors import Conflict, NotFound, ValidationFailed
+from resolvers.errors import NotFound, ValidationFailed
 from resolvers.pagination import Page, page_request
 from resolvers.webhook_events import emit_event
 
 MAX_SEARCH_LENGTH = 100
-CONTACTS = table_of(Contact)
-CONTACT_TAGS = table_of(ContactTag)
-COLUMNS = (
-    CONTACTS.c.id,
-    CONTACTS.c.name,
-    CONTACTS.c.email,
-    CONTACTS.c.phone,
-    CONTACTS.c.tags,
-    CONTACTS.c["metadata"],
-    CONTACTS.c.created_at,
-    CONTACTS.c.updated_at,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRecord:
-    id: int
-    name: str
-    email: str | None
-    phone: str | None
-    tags: list[str]
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> ContactRecord:
-        """A row selected with COLUMNS, whose order is this class's field order."""
-        return cls(*row)
 
 
 async def list_contacts(
@@ -108,7 +85,7 @@ async def get_contact(ctx: Context, *, contact_id: int) -> ContactRecord:
 async def create_contact(ctx: Context, *, fields: ContactFields) -> ContactRecord:
     tenant_id = ctx.require("write").tenant_id
     email, phone = normalize_email(fields.email), normalize_phone(fields.phone)
-    _require_address(email, phone)
+    require_address(email, phone)
     now = datetime.now(UTC)
     tags = normalize_tags(fields.tags or [])
     values = {
@@ -121,14 +98,7 @@ async def create_contact(ctx: Context, *, fields: ContactFields) -> ContactRecor
         "created_at": now,
         "updated_at": now,
     }
-    try:
-        async with ctx.db.writing() as connection:
-            row = (await connection.execute(insert(CONTACTS).values(values).returning(*COLUMNS))).one()
-            await _index_tags(connection, tenant_id, row.id, tags)
-            await emit_event(connection, tenant_id, "contact.created", ContactRecord.from_row(row))
-    except IntegrityError:
-        raise await _duplicate_error(ctx.db, tenant_id, email=email, phone=phone, own_id=None) from None
-    return ContactRecord.from_row(row)
+    return await insert_contact(ctx.db, values)
 
 
 async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields) -> ContactRecord:
@@ -150,19 +120,19 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
         async with ctx.db.writing() as connection:
             current = await _load(connection, tenant_id, contact_id)
             email, phone = changes.get("email", current.email), changes.get("phone", current.phone)
-            _require_address(email, phone)
+            require_address(email, phone)
             statement = (
                 update(CONTACTS).where(CONTACTS.c.id == contact_id).values(changes).returning(*COLUMNS)
             )
             row = (await connection.execute(statement)).one()
             if "tags" in changes:
                 await connection.execute(delete(CONTACT_TAGS).where(CONTACT_TAGS.c.contact_id == contact_id))
-                await _index_tags(connection, tenant_id, contact_id, changes["tags"])
+                await index_tags(connection, tenant_id, contact_id, changes["tags"])
             await emit_event(connection, tenant_id, "contact.updated", ContactRecord.from_row(row))
     except IntegrityError:
         # Only the UPDATE can collide, and it runs after both addresses were read.
         email, phone = changes.get("email"), changes.get("phone")
-        raise await _duplicate_error(ctx.db, tenant_id, email=email, phone=phone, own_id=contact_id) from None
+        raise await duplicate_error(ctx.db, tenant_id, email=email, phone=phone, own_id=contact_id) from None
     return ContactRecord.from_row(row)
 
 
@@ -195,33 +165,3 @@ async def _load(connection: AsyncConnection, tenant_id: int, contact_id: int) ->
     if row is None:
         raise NotFound(f"contact {contact_id} not found")
     return ContactRecord.from_row(row)
-
-
-async def _index_tags(connection: AsyncConnection, tenant_id: int, contact_id: int, tags: list[str]) -> None:
-    if tags:
-        rows = [{"tenant_id": tenant_id, "contact_id": contact_id, "tag": tag} for tag in tags]
-        await connection.execute(insert(CONTACT_TAGS), rows)
-
-
-def _require_address(email: str | None, phone: str | None) -> None:
-    if email is None and phone is None:
-        message = "a contact needs a phone or an email"
-        raise ValidationFailed(message, fields={"phone": [message], "email": [message]})
-
-
-async def _duplicate_error(
-    db: Database, tenant_id: int, *, email: str | None, phone: str | None, own_id: int | None
-) -> Conflict:
-    """Names the field (and the other contact) that made a write collide."""
-    fields: dict[str, list[str]] = {}
-    async with db.reading() as connection:
-        for name, column, value in (("email", CONTACTS.c.email, email), ("phone", CONTACTS.c.phone, phone)):
-            if value is None:
-                continue
-            query = select(CONTACTS.c.id).where(CONTACTS.c.tenant_id == tenant_id, column == value)
-            if own_id is not None:
-                query = query.where(CONTACTS.c.id != own_id)
-            other = (await connection.execute(query)).scalar()
-            if other is not None:
-                fields[name] = [f"already used by contact {other}"]
-    return Conflict("a contact with this email or phone exists", fields=fields)

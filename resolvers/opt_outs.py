@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resolvers.composing import OPT_OUTS
-from resolvers.contacts import CONTACTS
+from resolvers.contact_records import CONTACTS
 from resolvers.webhook_events import emit_event
 
 OPTED_OUT = "contact.opted_out"

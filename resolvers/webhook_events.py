@@ -51,16 +51,30 @@ async def emit_event(
     connection: AsyncConnection, tenant_id: int, event_type: str, data: Any, *, channel: str | None = None
 ) -> None:
     """Writes the event for the dispatcher, unless the tenant has no enabled endpoint to receive it."""
+    await emit_events(connection, tenant_id, [(event_type, data)], channel=channel)
+
+
+async def emit_events(
+    connection: AsyncConnection, tenant_id: int, events: list[tuple[str, Any]], *, channel: str | None = None
+) -> None:
+    """`emit_event` for many (event type, data) pairs: one check, one multi-row INSERT."""
     receiving = select(ENDPOINTS.c.id).where(
         ENDPOINTS.c.tenant_id == tenant_id, ENDPOINTS.c.status == ENABLED
     )
-    if (await connection.execute(receiving.limit(1))).first() is None:
+    if not events or (await connection.execute(receiving.limit(1))).first() is None:
         return
-    values = {
-        "tenant_id": tenant_id, "type": event_type, "channel": channel, "data": jsonable(data),
-        "occurred_at": datetime.now(UTC),
-    }  # fmt: skip
-    await connection.execute(insert(OUTBOX).values(values))
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "type": event_type,
+            "channel": channel,
+            "data": jsonable(data),
+            "occurred_at": now,
+        }
+        for event_type, data in events
+    ]
+    await connection.execute(insert(OUTBOX), rows)
 
 
 async def emit_campaign_event(

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from resolvers import contacts
 from resolvers.contact_fields import ContactFields
-from resolvers.contacts import ContactRecord
+from resolvers.contact_records import ContactRecord
 from resolvers.validation import parse_input
 from schema.context import GraphQLInfo
 from schema.opt_outs import OptOut, resolve_opt_outs

@@ -12,7 +12,7 @@ import uvloop
 from dramatiq.asyncio import get_event_loop_thread
 
 from gateway.db import Database
-from gateway.queue import BrokerQueue
+from gateway.queue import QUEUES, BrokerQueue
 from gateway.settings import Settings
 from workers.actors import register_actors
 from workers.broker import build_broker
@@ -24,8 +24,9 @@ from workers.webhook_dispatcher import run_webhook_dispatcher
 logger = logging.getLogger("weconn.worker")
 
 
-def run_worker(settings: Settings, *, threads: int) -> None:
-    """Consumes until SIGTERM or SIGINT, then finishes the messages in hand and exits."""
+def run_worker(settings: Settings, *, threads: int, queues: frozenset[str] | None = None) -> None:
+    """Consumes (every queue, or `queues`) until SIGTERM or SIGINT, then finishes the messages in
+    hand and exits. Sweeper, scheduler and webhook dispatcher run whatever the queues."""
     if not settings.redis_url:
         raise SystemExit(
             "weconn worker needs WECONN_REDIS_URL (embedded mode runs workers inside weconn serve)"
@@ -39,13 +40,14 @@ def run_worker(settings: Settings, *, threads: int) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    consumed = set(queues) if queues else None  # None: every queue
+    worker = dramatiq.Worker(broker, queues=consumed, worker_threads=threads, worker_timeout=100)
     worker.start()
     sweeper = threading.Thread(
         target=_sweep_until, args=(settings, broker, stop), name="sweeper", daemon=True
     )
     sweeper.start()
-    logger.warning("weconn worker consuming with %d threads", threads)
+    logger.warning("weconn worker consuming %s with %d threads", ", ".join(sorted(queues or QUEUES)), threads)
     stop.wait()
     loop_thread = get_event_loop_thread()
     if loop_thread is not None:

@@ -20,6 +20,7 @@ import weakref
 import dramatiq
 
 from gateway.db import Database
+from gateway.group_commit import GroupCommit
 from gateway.queue import TaskQueue, queue_of
 from gateway.settings import Settings
 from resolvers.webhook_attempts import Claimed, Outcome, claim, claim_many, record, record_many
@@ -52,30 +53,17 @@ class Recorder:
 
     def __init__(self, db: Database, settings: Settings, queue: TaskQueue) -> None:
         self.db, self.settings, self.queue = db, settings, queue
-        self.waiting: list[tuple[Claimed, Outcome, asyncio.Future[float | None]]] = []
-        self.writer: asyncio.Task[None] | None = None
+        self._commit = GroupCommit(db, self._record_many, batch_size=RECORD_BATCH)
 
     async def record(self, claimed: Claimed, outcome: Outcome) -> float | None:
-        done: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self.waiting.append((claimed, outcome, done))
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.create_task(self._write())
-        return await done
+        return await self._commit.submit((claimed, outcome))
 
-    async def _write(self) -> None:
-        while self.waiting:
-            batch, self.waiting = self.waiting[:RECORD_BATCH], self.waiting[RECORD_BATCH:]
-            try:
-                delays = await record_many(self.db, self.settings, [(item[0], item[1]) for item in batch])
-                await _next_attempts(self.queue, [item[0] for item in batch], delays)
-            except Exception as error:  # noqa: BLE001 - handed to every waiter
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-                continue
-            for (*_, done), delay in zip(batch, delays, strict=True):
-                if not done.done():
-                    done.set_result(delay)
+    async def _record_many(
+        self, db: Database, finished: list[tuple[Claimed, Outcome]]
+    ) -> list[float | BaseException | None]:
+        delays = await record_many(db, self.settings, finished)
+        await _next_attempts(self.queue, [claimed for claimed, _ in finished], delays)
+        return list(delays)
 
 
 async def _next_attempts(queue: TaskQueue, claimed: list[Claimed], delays: list[float | None]) -> None:

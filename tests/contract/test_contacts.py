@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
@@ -86,6 +87,29 @@ async def test_duplicate_email_or_phone_is_a_conflict(contacts_api: Api, tenant:
     same_phone = await contacts_api.create(tenant.headers(), {"phone": phone})
     assert same_phone.code == "conflict"
     assert "phone" in same_phone.fields
+
+
+async def test_concurrent_creates_each_get_their_own_answer(contacts_api: Api, tenant: TenantKeys) -> None:
+    """Creates arriving together are written together (resolvers/contact_inserts.py); a taken
+    address fails only its own request, and two requests racing for one phone: one wins."""
+    taken = unique_email()
+    assert (await contacts_api.create(tenant.headers(), {"email": taken})).ok
+    phone = unique_phone()
+    bodies: list[dict[str, object]] = [{"email": unique_email(), "tags": ["burst"]} for _ in range(12)]
+    bodies += [{"email": taken.upper()}, {"phone": phone, "name": "one"}, {"phone": phone, "name": "two"}]
+
+    answers = await asyncio.gather(*(contacts_api.create(tenant.headers(), body) for body in bodies))
+
+    assert all(answer.ok for answer in answers[:12]), answers[:12]
+    assert len({answer.data["id"] for answer in answers[:12]}) == 12
+    assert answers[12].code == "conflict"
+    assert "email" in answers[12].fields
+    won, lost = sorted(answers[13:], key=lambda answer: not answer.ok)
+    assert won.ok
+    assert lost.code == "conflict"
+    assert "phone" in lost.fields
+    tagged = await contacts_api.list(tenant.headers(), tag="burst", per_page=100)
+    assert tagged.data["total"] == 12
 
 
 async def test_the_same_address_may_exist_in_two_tenants(

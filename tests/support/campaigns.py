@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 
 from gateway.db import Database
 from resolvers.campaign_counters import BUCKETS
-from resolvers.contacts import CONTACT_TAGS, CONTACTS
+from resolvers.contact_records import CONTACT_TAGS, CONTACTS
 from resolvers.message_store import MESSAGES
 from tests.support.tenants import TenantKeys
 

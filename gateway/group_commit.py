@@ -1,0 +1,76 @@
+"""Group commit: writes that arrive while one is in flight go together in the next transaction.
+
+Each caller awaits its own outcome; one writer task per event loop and database drains the queue
+in batches. Alone, a write goes at the next turn of the loop, so nothing waits for a batch to
+fill; under load, N concurrent writes share one BEGIN ... COMMIT (and one pool checkout) instead
+of paying N of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from gateway.db import Database
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+WriteMany = Callable[[Database, list[Item]], Awaitable[list[Outcome | BaseException]]]
+
+
+class GroupCommit(Generic[Item, Outcome]):
+    """`write_many(db, items)` returns one outcome per item, in order: a result, or the exception
+    that item's caller gets. An exception it raises goes to every caller of the batch."""
+
+    def __init__(self, db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int) -> None:
+        self.db, self.write_many, self.batch_size = db, write_many, batch_size
+        self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Outcome:
+        done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await done
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.batch_size]
+            del self._waiting[: self.batch_size]
+            try:
+                outcomes = await self.write_many(self.db, [item for item, _ in batch])
+            except BaseException as error:  # also a cancelled writer: no caller may wait forever
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            for (_, done), outcome in zip(batch, outcomes, strict=True):
+                if done.done():  # its caller was cancelled
+                    continue
+                if isinstance(outcome, BaseException):
+                    done.set_exception(outcome)
+                else:
+                    done.set_result(outcome)
+
+
+# loop -> (database, write_many) -> its writer; a writer keeps its database, so ids are not reused
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, object], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def group_commit(
+    db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int
+) -> GroupCommit[Item, Outcome]:
+    """The running loop's writer of `write_many` on `db` (a writer belongs to one event loop)."""
+    writers = _writers.setdefault(asyncio.get_running_loop(), {})
+    key = (id(db), write_many)
+    writer: GroupCommit[Item, Outcome] | None = writers.get(key)
+    if writer is None:
+        writer = writers[key] = GroupCommit(db, write_many, batch_size=batch_size)
+    return writer

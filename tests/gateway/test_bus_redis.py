@@ -1,0 +1,81 @@
+"""The Redis event bus: events published in batches reach every listener of their tenant, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.bus import Listener, StatusEvent
+from gateway.bus_redis import PUBLISH_BATCH, RedisBus, messages_of
+from tests.support.redis_server import REDIS_SERVER, RedisServer
+
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+
+
+def events_of(tenant_id: int, count: int, first_cursor: int) -> list[StatusEvent]:
+    now = datetime.now(UTC)
+    return [
+        StatusEvent(
+            first_cursor + n, tenant_id, 1000 + n, "sms", "queued", now, {"n": n}, 7 if n % 2 else None
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+async def bus(tmp_path: Path) -> AsyncIterator[RedisBus]:
+    redis = RedisServer(tmp_path / "redis").start()
+    bus = RedisBus(redis.url)
+    stop = asyncio.Event()
+    relay = asyncio.create_task(bus.relay(stop))
+    try:
+        yield bus
+    finally:
+        stop.set()
+        await asyncio.wait_for(relay, 5)
+        await bus.close()
+        redis.stop()
+
+
+def test_a_tenants_events_are_split_into_messages_of_at_most_a_batch() -> None:
+    events = events_of(1, PUBLISH_BATCH + 1, 1) + events_of(2, 3, 10_000)
+
+    messages = messages_of(events)
+
+    assert [channel for channel, _ in messages] == ["weconn:events:1", "weconn:events:1", "weconn:events:2"]
+
+
+async def test_listeners_get_their_tenants_events_in_order_with_every_field(bus: RedisBus) -> None:
+    first, second, other = bus.listen(1), bus.listen(1), bus.listen(2)
+    mine, theirs = events_of(1, PUBLISH_BATCH * 2 + 5, 1), events_of(2, 4, 50_000)
+    await _until_subscribed(first)
+
+    await bus.publish(mine[:10] + theirs + mine[10:])
+
+    for listener in (first, second):
+        assert await _collect(listener, len(mine)) == mine
+    assert await _collect(other, len(theirs)) == theirs
+    for listener in (first, second, other):
+        listener.close()
+
+
+async def _until_subscribed(listener: Listener) -> None:
+    """The relay marks listeners lagged once its pattern subscription stands."""
+    for _ in range(200):
+        if listener.lagged:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the relay never subscribed")
+
+
+async def _collect(listener: Listener, count: int) -> list[StatusEvent]:
+    received: list[StatusEvent] = []
+    while len(received) < count:
+        event = await listener.next(wait_seconds=5)
+        assert event is not None, f"only {len(received)} of {count} events arrived"
+        received.append(event)
+    return received
