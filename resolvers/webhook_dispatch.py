@@ -23,7 +23,7 @@ from gateway.tables.columns import table_of
 from resolvers.message_store import EVENTS
 from resolvers.webhook_events import ENABLED, delivery_row, event_body
 from resolvers.webhook_records import DELIVERIES, ENDPOINTS, OUTBOX
-from resolvers.webhook_streams import MESSAGE_STREAM, Occurrence, read_after, ready_prefix
+from resolvers.webhook_streams import MESSAGE_STREAM, Occurrence, read_after, ready_prefix, settled_position
 
 CURSORS = table_of(WebhookDispatchCursor)
 RECOVERY_BATCH = 1000
@@ -40,9 +40,15 @@ async def dispatch_stream(db: Database, settings: Settings, owner: str, stream: 
             return 0, []
         if cursor.lease_owner not in (None, owner) and cursor.lease_expires_at > now:
             return 0, []  # another dispatcher holds the stream
-        found = await read_after(connection, stream, cursor.position)
-    ready = ready_prefix(found, cursor.position, now, timedelta(seconds=settings.webhook_gap_seconds))
-    if not ready:
+        gap = timedelta(seconds=settings.webhook_gap_seconds)
+        if await _anyone_listening(connection):
+            ready = ready_prefix(
+                await read_after(connection, stream, cursor.position), cursor.position, now, gap
+            )
+            position = ready[-1].cursor if ready else None
+        else:  # no enabled endpoint anywhere: step over the settled events without reading them
+            ready, position = [], await settled_position(connection, stream, cursor.position, now - gap)
+    if position is None:
         return 0, []
     lease = now + timedelta(seconds=settings.webhook_lease_seconds)
     move = (
@@ -56,7 +62,7 @@ async def dispatch_stream(db: Database, settings: Settings, owner: str, stream: 
                 CURSORS.c.lease_expires_at < now,
             ),
         )
-        .values(position=ready[-1].cursor, lease_owner=owner, lease_expires_at=lease, updated_at=now)
+        .values(position=position, lease_owner=owner, lease_expires_at=lease, updated_at=now)
     )
     async with db.writing() as connection:
         if not (await connection.execute(move)).rowcount:
@@ -66,6 +72,12 @@ async def dispatch_stream(db: Database, settings: Settings, owner: str, stream: 
             return len(ready), []
         created = await connection.execute(insert(DELIVERIES).returning(DELIVERIES.c.id), rows)
         return len(ready), list(created.scalars())
+
+
+async def _anyone_listening(connection: AsyncConnection) -> bool:
+    """An endpoint made later only receives events that occur after it was made (`_deliveries`)."""
+    query = select(ENDPOINTS.c.id).where(ENDPOINTS.c.status == ENABLED).limit(1)
+    return (await connection.execute(query)).first() is not None
 
 
 async def _deliveries(

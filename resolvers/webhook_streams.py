@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resolvers.message_store import EVENTS, MESSAGES
@@ -69,6 +69,17 @@ async def _message_events(connection: AsyncConnection, position: int) -> list[Oc
         kind = MESSAGE_STATUS_EVENTS.get(row.status)
         occurrences.append(Occurrence(row.id, row.tenant_id, kind, row.channel, row.occurred_at, data))
     return occurrences
+
+
+async def settled_position(
+    connection: AsyncConnection, stream: str, position: int, before: datetime
+) -> int | None:
+    """The last id after `position` of an event that occurred before `before` (None: no such event):
+    where a stream nobody listens to may jump, as `ready_prefix` would after its gap."""
+    table = EVENTS if stream == MESSAGE_STREAM else OUTBOX
+    query = select(func.max(table.c.id)).where(table.c.id > position, table.c.occurred_at < before)
+    found = (await connection.execute(query)).scalar()
+    return None if found is None else int(found)
 
 
 def ready_prefix(
