@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,14 +50,33 @@ async def _acquire(lock: threading.Lock) -> None:
         raise
 
 
+def dump_json(value: Any) -> str:
+    """JSON columns through orjson (several times the stdlib's speed on bulk inserts); what orjson
+    refuses (an integer beyond 64 bits) goes through the stdlib as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def load_json(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
+    options: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0)
+        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0, **options)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    return create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True, **options
+    )
 
 
 class Database:

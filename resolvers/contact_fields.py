@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from resolvers.errors import field_error
+from resolvers.validation import bounded_json
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 MAX_METADATA_BYTES = 16 * 1024
@@ -31,9 +31,8 @@ class ContactFields(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _metadata_is_small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
-            raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
-        return value
+        bounded: dict[str, Any] | None = None if value is None else bounded_json(value, MAX_METADATA_BYTES)
+        return bounded
 
     def combined_name(self) -> str | None:
         """`name`, or `first_name` + `last_name` joined (the compatibility spelling)."""

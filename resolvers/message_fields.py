@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from resolvers.validation import bounded_json
 
 MAX_VARIABLES_BYTES = 16 * 1024
 MAX_BATCH = 500
@@ -14,9 +15,8 @@ Text = Annotated[str, StringConstraints(max_length=64 * 1024)]
 
 
 def _small_variables(value: dict[str, Any]) -> dict[str, Any]:
-    if len(orjson.dumps(value)) > MAX_VARIABLES_BYTES:
-        raise ValueError(f"must be at most {MAX_VARIABLES_BYTES} bytes as JSON")
-    return value
+    bounded: dict[str, Any] = bounded_json(value, MAX_VARIABLES_BYTES)
+    return bounded
 
 
 class ContentFields(BaseModel):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from resolvers.errors import BadRequest, ValidationFailed
@@ -28,3 +30,17 @@ def as_validation_failed(error: ValidationError) -> ValidationFailed:
         fields.setdefault(path, []).append(message)
     summary = "; ".join(f"{name}: {', '.join(messages)}" for name, messages in fields.items())
     return ValidationFailed(f"invalid input ({summary})", fields=fields)
+
+
+def bounded_json(value: Any, max_bytes: int) -> Any:
+    """`value` (a free-form JSON field) if it takes at most `max_bytes` as JSON; ValueError
+    otherwise. An integer beyond 64 bits (GraphQL variables keep them) becomes a float, as it does
+    in a REST body (orjson parses it so), so both APIs store the same value."""
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:
+        encoded = json.dumps(value).encode()
+        value = orjson.loads(encoded)
+    if len(encoded) > max_bytes:
+        raise ValueError(f"must be at most {max_bytes} bytes as JSON")
+    return value

@@ -43,6 +43,15 @@ async def test_create_normalises_and_returns_the_contact(contacts_api: Api, tena
     assert fetched.data == contact
 
 
+async def test_metadata_round_trips_whatever_json_it_holds(contacts_api: Api, tenant: TenantKeys) -> None:
+    metadata = {"city": "Zürich ✓", "big": 2**70, "nested": {"list": [1.5, None, True, "x"]}, "": 0}
+    created = await contacts_api.create(tenant.headers(), {"email": unique_email(), "metadata": metadata})
+    assert created.ok, created
+    assert created.data["metadata"] == metadata
+    fetched = await contacts_api.get(tenant.headers(tenant.read), created.data["id"])
+    assert fetched.data["metadata"] == metadata
+
+
 async def test_first_and_last_name_are_combined(contacts_api: Api, tenant: TenantKeys) -> None:
     created = await contacts_api.create(
         tenant.headers(), {"first_name": "Andrei", "last_name": "Popescu", "phone": unique_phone()}
