@@ -27,3 +27,23 @@ def server(tmp_path: Path, fresh_database_url: str | None) -> Iterator[ServerPro
     process = start_server(tmp_path / "data", fresh_database_url)
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+async def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str | None]:
+    if BACKEND == "sqlite":
+        yield None
+        return
+    url = await create_database(tmp_path_factory.mktemp("database"))
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def module_server(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[ServerProcess]:
+    """One server for a module whose tests make only their own data (a start costs seconds)."""
+    process = start_server(tmp_path_factory.mktemp("server") / "data", module_database_url)
+    yield process
+    process.stop()

@@ -57,6 +57,12 @@ def send(channel: str, server: ServerProcess, tmp_path: Path) -> dict[str, Any]:
     return assert_accepted(transfer.body, channel=channel, to=RECIPIENTS[channel])
 
 
+@pytest.fixture
+def server(module_server: ServerProcess) -> ServerProcess:
+    """The snippets only make their own messages: one server serves the whole module."""
+    return module_server
+
+
 def test_snippets_are_cut_at_their_titles() -> None:
     """Each snippet is all the text between its title and the next title, nothing of either."""
     followed_by = [

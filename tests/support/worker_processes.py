@@ -38,10 +38,11 @@ class WorkerProcess:
 
 
 def start_worker(
-    name: str, data_dir: Path, database_url: str, *, threads: int, **extra: str
+    name: str, data_dir: Path, database_url: str, *, threads: int, queues: str | None = None, **extra: str
 ) -> WorkerProcess:
+    """`weconn worker --threads N` (consuming only `queues`, comma-separated, when given)."""
     process = subprocess.Popen(
-        [WECONN, "worker", "--threads", str(threads)],
+        [WECONN, "worker", "--threads", str(threads), *(["--queues", queues] if queues else [])],
         env=environment(data_dir, database_url, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
