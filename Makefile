@@ -30,8 +30,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy gateway schema resolvers rest_compat workers
 
-SQLITE_SUITE := WECONN_TEST_DATABASE=sqlite $(BIN)/pytest --basetemp=.test-tmp/sqlite
-POSTGRES_SUITE := WECONN_TEST_DATABASE=postgresql WECONN_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
+SQLITE_SUITE := mkdir -p .test-tmp && WECONN_TEST_DATABASE=sqlite $(BIN)/pytest --basetemp=.test-tmp/sqlite
+POSTGRES_SUITE := mkdir -p .test-tmp && WECONN_TEST_DATABASE=postgresql WECONN_TEST_POSTGRES_URL=$(TEST_POSTGRES_URL) \
 	$(BIN)/pytest --basetemp=.test-tmp/postgresql
 
 test-sqlite: $(STAMP) $(JS_STAMP)
