@@ -51,17 +51,6 @@ class Step(Enum):
     PAUSED = "paused"  # outside the send window; the scheduler resumes it when the window opens
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    after: int  # the fan-out cursor it was read from
-    contacts: list[Any]
-    recipients: Recipients
-
-    @property
-    def last_id(self) -> int:
-        return int(self.contacts[-1].id)
-
-
 @dataclass
 class FanOut:
     db: Database
@@ -76,14 +65,13 @@ class FanOut:
     async def run(self) -> Step:
         """Chunks until the audience is done, the campaign stops, or the window closes.
 
-        Two things overlap the chunk transaction: the previous chunk's hand-over to the bus and
-        the broker, and the reading and rendering of the next chunk (on a reading connection;
-        used only if the cursor is still where it was read from when its transaction starts).
+        A chunk's hand-over to the bus and the broker runs while the next chunk's transaction
+        does, one hand-over at a time (they are I/O waits the chunk need not sit through).
         """
-        step, handing_over, ahead = Step.MORE, None, None
+        step, handing_over = Step.MORE, None
         try:
             while step is Step.MORE:
-                step, hand_over, ahead = await self._chunk(ahead, read_ahead=True)
+                step, hand_over = await self._chunk()
                 if handing_over is not None:
                     await handing_over
                 handing_over = asyncio.ensure_future(hand_over()) if hand_over else None
@@ -94,70 +82,39 @@ class FanOut:
 
     async def step(self) -> Step:
         """One chunk, handed over before returning."""
-        step, hand_over, _ = await self._chunk(None, read_ahead=False)
+        step, hand_over = await self._chunk()
         if hand_over is not None:
             await hand_over()
         return step
 
-    async def _chunk(
-        self, ahead: Chunk | None, *, read_ahead: bool
-    ) -> tuple[Step, Callable[[], Awaitable[None]] | None, Chunk | None]:
-        """One chunk's transaction; then what hands its messages over (to call after it), and the
-        next chunk when `read_ahead`."""
+    async def _chunk(self) -> tuple[Step, Callable[[], Awaitable[None]] | None]:
+        """One chunk's transaction; then what hands its messages over, to be called after it."""
         now = datetime.now(UTC)
-        upcoming: asyncio.Future[Chunk] | None = None
-        try:
-            async with self.db.writing() as connection:
-                campaign = await self._claim(connection, now)
-                if campaign is None:
-                    return Step.STOPPED, None, None
-                opening = window_opening(campaign.send_window, now) if campaign.send_window else None
-                if opening is not None:
-                    await self._update(connection, fanout_resume_at=opening)
-                    return Step.PAUSED, None, None
-                content = await self._resolve(connection, campaign, now)
-                if content is None:
-                    return Step.STOPPED, None, None
-                if ahead is None or ahead.after != campaign.fanout_cursor:
-                    ahead = await self._read(connection, campaign, content, after=campaign.fanout_cursor)
-                finished = len(ahead.contacts) < self.chunk_size
-                if read_ahead and not finished:
-                    upcoming = asyncio.ensure_future(self._read_apart(campaign, content, ahead.last_id))
-                queued = await self._insert(connection, campaign.tenant_id, content, ahead.recipients, now)
-                await self._record(connection, ahead.recipients, queued, ahead.contacts, finished=finished)
-            following = await self._outcome(upcoming)
-        except BaseException:
-            if upcoming is not None:
-                upcoming.cancel()
-                await asyncio.gather(upcoming, return_exceptions=True)
-            raise
+        async with self.db.writing() as connection:
+            campaign = await self._claim(connection, now)
+            if campaign is None:
+                return Step.STOPPED, None
+            opening = window_opening(campaign.send_window, now) if campaign.send_window else None
+            if opening is not None:
+                await self._update(connection, fanout_resume_at=opening)
+                return Step.PAUSED, None
+            content = await self._resolve(connection, campaign, now)
+            if content is None:
+                return Step.STOPPED, None
+            contacts = await next_contacts(
+                connection,
+                campaign.tenant_id,
+                campaign.audience,
+                after=campaign.fanout_cursor,
+                limit=self.chunk_size,
+            )
+            recipients = await pick_recipients(connection, campaign.tenant_id, content, contacts)
+            queued = await self._insert(connection, campaign.tenant_id, content, recipients, now)
+            finished = len(contacts) < self.chunk_size
+            await self._record(connection, recipients, queued, contacts, finished=finished)
         self.chunks += 1
         hand_over = functools.partial(self._hand_over, campaign.tenant_id, content.channel, queued, now)
-        return (Step.FINISHED if finished else Step.MORE), hand_over, following
-
-    async def _read(
-        self, connection: AsyncConnection, campaign: Any, content: Content, *, after: int
-    ) -> Chunk:
-        """The audience's next contacts after `after`, and which of them get what message."""
-        contacts = await next_contacts(
-            connection, campaign.tenant_id, campaign.audience, after=after, limit=self.chunk_size
-        )
-        recipients = await pick_recipients(connection, campaign.tenant_id, content, contacts)
-        return Chunk(after, contacts, recipients)
-
-    async def _outcome(self, upcoming: asyncio.Future[Chunk] | None) -> Chunk | None:
-        """The chunk read ahead; None if it failed (the next transaction reads it itself)."""
-        if upcoming is None:
-            return None
-        try:
-            return await upcoming
-        except Exception:  # e.g. a lost connection: only the overlap is lost
-            logger.warning("campaign %d: reading ahead failed", self.campaign_id, exc_info=True)
-            return None
-
-    async def _read_apart(self, campaign: Any, content: Content, after: int) -> Chunk:
-        async with self.db.reading() as connection:
-            return await self._read(connection, campaign, content, after=after)
+        return (Step.FINISHED if finished else Step.MORE), hand_over
 
     async def _claim(self, connection: AsyncConnection, now: datetime) -> Any:
         statement = (
