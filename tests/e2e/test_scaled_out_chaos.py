@@ -60,7 +60,7 @@ KILL_WORKER_AFTER = 250  # messages through the provider (`sent` or beyond) when
 REDIS_KILL_AFTER_SECONDS = 0.5  # after the worker, while most messages still wait in Redis
 REDIS_DOWN_SECONDS = 1.0
 SETTLE_DEADLINE_SECONDS = 120.0
-RECEIPT_TIMEOUT_SECONDS = 5
+RECEIPT_TIMEOUT_SECONDS = 10  # far above a loaded machine's fast path (the suites run side by side)
 # Afterwards: do receipts still come by the fast path (the sandbox's delayed message, 100 ms) or
 # only through reconciliation, RECEIPT_TIMEOUT_SECONDS later? A few messages must be delivered
 # within PROMPT_SECONDS of being sent; then, while they are, Redis is restarted again (at most
