@@ -31,6 +31,14 @@ class StatusEvent:
     campaign_id: int | None = None
 
 
+def by_tenant(events: list[StatusEvent]) -> dict[int, list[StatusEvent]]:
+    """Each tenant's events, in their order."""
+    grouped: dict[int, list[StatusEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.tenant_id, []).append(event)
+    return grouped
+
+
 class EventPublisher(Protocol):
     async def publish(self, events: list[StatusEvent]) -> None:
         """After the commit of the transitions: best effort (the events table is the record)."""
@@ -99,11 +107,7 @@ class EventBus:
 
     def deliver(self, events: list[StatusEvent]) -> None:
         """Hands each event to its tenant's listeners, from any thread: one wake-up per listener."""
-        by_tenant: dict[int, list[StatusEvent]] = {}
-        for event in events:
-            if event.tenant_id in self._listeners:
-                by_tenant.setdefault(event.tenant_id, []).append(event)
-        for tenant_id, tenant_events in by_tenant.items():
+        for tenant_id, tenant_events in by_tenant(events).items():
             for listener in list(self._listeners.get(tenant_id, ())):
                 listener.loop.call_soon_threadsafe(listener.offer, tenant_events)
 

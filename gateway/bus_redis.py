@@ -18,7 +18,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.bus import EventBus, StatusEvent
+from gateway.bus import EventBus, StatusEvent, by_tenant
 
 CHANNEL_PREFIX = "weconn:events:"
 PUBLISH_ATTEMPTS = 3
@@ -48,12 +48,9 @@ def decode(payload: bytes) -> list[StatusEvent]:
 
 def messages_of(events: list[StatusEvent]) -> list[tuple[str, bytes]]:
     """(channel, payload) pairs: each tenant's events in order, at most PUBLISH_BATCH a message."""
-    by_tenant: dict[int, list[StatusEvent]] = {}
-    for event in events:
-        by_tenant.setdefault(event.tenant_id, []).append(event)
     return [
         (f"{CHANNEL_PREFIX}{tenant_id}", encode(tenant_events[start : start + PUBLISH_BATCH]))
-        for tenant_id, tenant_events in by_tenant.items()
+        for tenant_id, tenant_events in by_tenant(events).items()
         for start in range(0, len(tenant_events), PUBLISH_BATCH)
     ]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.db import upsert_insert
 from gateway.tables import CallSigningSecret
 from gateway.tables.columns import table_of
 from resolvers.context import Context
@@ -25,8 +25,7 @@ async def signing_secret(connection: AsyncConnection, tenant_id: int) -> str:
     if found is not None:
         return str(found)
     values = {"tenant_id": tenant_id, "secret": new_secret(), "created_at": datetime.now(UTC)}
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    await connection.execute(dialect.insert(SECRETS).values(values).on_conflict_do_nothing())
+    await connection.execute(upsert_insert(connection, SECRETS).values(values).on_conflict_do_nothing())
     return str((await connection.execute(query)).scalar_one())
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.db import Database
+from gateway.db import Database, upsert_insert
 from gateway.group_commit import group_commit
-from resolvers.contact_records import COLUMNS, CONTACT_TAGS, CONTACTS, ContactRecord, duplicate_error
+from resolvers.contact_records import COLUMNS, CONTACTS, ContactRecord, duplicate_error, index_tags
 from resolvers.webhook_events import emit_events
 
 BATCH_SIZE = 200  # contacts in one transaction
@@ -35,14 +33,10 @@ async def insert_contacts(db: Database, rows: list[dict[str, Any]]) -> list[Cont
     if fresh:
         async with db.writing() as connection:
             written = await _insert(connection, rows, fresh)
-            await _index_tags(connection, [(rows[at]["tenant_id"], record) for at, record in written.items()])
             for tenant_id in sorted({rows[at]["tenant_id"] for at in written}):
-                created = [
-                    ("contact.created", record)
-                    for at, record in written.items()
-                    if rows[at]["tenant_id"] == tenant_id
-                ]
-                await emit_events(connection, tenant_id, created)
+                created = [record for at, record in written.items() if rows[at]["tenant_id"] == tenant_id]
+                await index_tags(connection, tenant_id, [(record.id, record.tags) for record in created])
+                await emit_events(connection, tenant_id, [("contact.created", record) for record in created])
     outcomes: list[ContactRecord | BaseException] = []
     for at, row in enumerate(rows):
         if at in written:
@@ -69,8 +63,9 @@ async def _insert(
     connection: AsyncConnection, rows: list[dict[str, Any]], fresh: list[int]
 ) -> dict[int, ContactRecord]:
     """position -> its new contact, for the rows written (not those whose address was taken)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CONTACTS).on_conflict_do_nothing().returning(*COLUMNS, CONTACTS.c.tenant_id)
+    statement = (
+        upsert_insert(connection, CONTACTS).on_conflict_do_nothing().returning(*COLUMNS, CONTACTS.c.tenant_id)
+    )
     by_address: dict[AddressKey, ContactRecord] = {}
     for *columns, tenant_id in await connection.execute(statement, [rows[at] for at in fresh]):
         record = ContactRecord.from_row(columns)
@@ -81,16 +76,6 @@ async def _insert(
         if found is not None:
             written[at] = found
     return written
-
-
-async def _index_tags(connection: AsyncConnection, written: list[tuple[int, ContactRecord]]) -> None:
-    rows = [
-        {"tenant_id": tenant_id, "contact_id": record.id, "tag": tag}
-        for tenant_id, record in written
-        for tag in record.tags
-    ]
-    if rows:
-        await connection.execute(insert(CONTACT_TAGS), rows)
 
 
 def _keys(tenant_id: int, email: str | None, phone: str | None) -> set[AddressKey]:

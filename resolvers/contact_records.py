@@ -46,9 +46,16 @@ class ContactRecord:
         return cls(*row)
 
 
-async def index_tags(connection: AsyncConnection, tenant_id: int, contact_id: int, tags: list[str]) -> None:
-    if tags:
-        rows = [{"tenant_id": tenant_id, "contact_id": contact_id, "tag": tag} for tag in tags]
+async def index_tags(
+    connection: AsyncConnection, tenant_id: int, contacts: list[tuple[int, list[str]]]
+) -> None:
+    """The `contact_tags` rows of (contact id, tags) pairs of one tenant, in one INSERT."""
+    rows = [
+        {"tenant_id": tenant_id, "contact_id": contact_id, "tag": tag}
+        for contact_id, tags in contacts
+        for tag in tags
+    ]
+    if rows:
         await connection.execute(insert(CONTACT_TAGS), rows)
 
 

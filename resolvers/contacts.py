@@ -127,7 +127,7 @@ async def update_contact(ctx: Context, *, contact_id: int, fields: ContactFields
             row = (await connection.execute(statement)).one()
             if "tags" in changes:
                 await connection.execute(delete(CONTACT_TAGS).where(CONTACT_TAGS.c.contact_id == contact_id))
-                await index_tags(connection, tenant_id, contact_id, changes["tags"])
+                await index_tags(connection, tenant_id, [(contact_id, changes["tags"])])
             await emit_event(connection, tenant_id, "contact.updated", ContactRecord.from_row(row))
     except IntegrityError:
         # Only the UPDATE can collide, and it runs after both addresses were read.

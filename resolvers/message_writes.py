@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.db import upsert_insert
 from resolvers.campaign_content import Content
 from resolvers.campaign_recipients import CampaignDraft
 from resolvers.message_status import MessageStatus
@@ -39,9 +39,8 @@ async def insert_new_messages(
         }
         for draft in drafts
     ]  # fmt: skip
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(MESSAGES)
+        upsert_insert(connection, MESSAGES)
         .on_conflict_do_nothing(index_elements=list(CAMPAIGN_CONTACT))
         .returning(MESSAGES.c.id)
     )

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.db import upsert_insert
 from resolvers.composing import OPT_OUTS
 from resolvers.contact_records import CONTACTS
 from resolvers.webhook_events import emit_event
@@ -56,13 +56,12 @@ async def opt_out(
     connection: AsyncConnection, *, tenant_id: int, channel: str, address: str, source: str
 ) -> bool:
     """Records the opt-out; True when it is new (and `contact.opted_out` was emitted)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     values = {
         "tenant_id": tenant_id, "channel": channel, "address": address, "source": source,
         "created_at": datetime.now(UTC),
     }  # fmt: skip
     statement = (
-        dialect.insert(OPT_OUTS)
+        upsert_insert(connection, OPT_OUTS)
         .values(values)
         .on_conflict_do_nothing(index_elements=["tenant_id", "channel", "address"])
         .returning(OPT_OUTS.c.id)

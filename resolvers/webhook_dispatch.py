@@ -20,10 +20,9 @@ from gateway.db import Database
 from gateway.settings import Settings
 from gateway.tables import WebhookDispatchCursor
 from gateway.tables.columns import table_of
-from resolvers.message_store import EVENTS
-from resolvers.webhook_events import ENABLED, delivery_row, event_body
-from resolvers.webhook_records import DELIVERIES, ENDPOINTS, OUTBOX
-from resolvers.webhook_streams import MESSAGE_STREAM, Occurrence, read_after, ready_prefix, settled_position
+from resolvers.webhook_events import ENABLED, delivery_row, enabled_endpoint_exists, event_body
+from resolvers.webhook_records import DELIVERIES, ENDPOINTS
+from resolvers.webhook_streams import Occurrence, read_after, ready_prefix, settled_position, stream_table
 
 CURSORS = table_of(WebhookDispatchCursor)
 RECOVERY_BATCH = 1000
@@ -41,7 +40,8 @@ async def dispatch_stream(db: Database, settings: Settings, owner: str, stream: 
         if cursor.lease_owner not in (None, owner) and cursor.lease_expires_at > now:
             return 0, []  # another dispatcher holds the stream
         gap = timedelta(seconds=settings.webhook_gap_seconds)
-        if await _anyone_listening(connection):
+        # An endpoint made later only receives events that occur after it was made (`_deliveries`).
+        if await enabled_endpoint_exists(connection):
             ready = ready_prefix(
                 await read_after(connection, stream, cursor.position), cursor.position, now, gap
             )
@@ -74,12 +74,6 @@ async def dispatch_stream(db: Database, settings: Settings, owner: str, stream: 
         return len(ready), list(created.scalars())
 
 
-async def _anyone_listening(connection: AsyncConnection) -> bool:
-    """An endpoint made later only receives events that occur after it was made (`_deliveries`)."""
-    query = select(ENDPOINTS.c.id).where(ENDPOINTS.c.status == ENABLED).limit(1)
-    return (await connection.execute(query)).first() is not None
-
-
 async def _deliveries(
     connection: AsyncConnection, ready: list[Occurrence], now: datetime, first_delay: float
 ) -> list[dict[str, Any]]:
@@ -109,7 +103,7 @@ async def _deliveries(
 
 async def _create_cursor(db: Database, stream: str) -> None:
     """A stream without a cursor starts after its last event (webhooks never replay older history)."""
-    table = EVENTS if stream == MESSAGE_STREAM else OUTBOX
+    table = stream_table(stream)
     try:
         async with db.writing() as connection:
             last = (await connection.execute(select(func.coalesce(func.max(table.c.id), 0)))).scalar_one()

@@ -47,6 +47,14 @@ def delivery_row(
     }  # fmt: skip
 
 
+async def enabled_endpoint_exists(connection: AsyncConnection, tenant_id: int | None = None) -> bool:
+    """Whether the tenant (or, without one, any tenant) has an enabled endpoint to deliver to."""
+    query = select(ENDPOINTS.c.id).where(ENDPOINTS.c.status == ENABLED)
+    if tenant_id is not None:
+        query = query.where(ENDPOINTS.c.tenant_id == tenant_id)
+    return (await connection.execute(query.limit(1))).first() is not None
+
+
 async def emit_event(
     connection: AsyncConnection, tenant_id: int, event_type: str, data: Any, *, channel: str | None = None
 ) -> None:
@@ -58,10 +66,7 @@ async def emit_events(
     connection: AsyncConnection, tenant_id: int, events: list[tuple[str, Any]], *, channel: str | None = None
 ) -> None:
     """`emit_event` for many (event type, data) pairs: one check, one multi-row INSERT."""
-    receiving = select(ENDPOINTS.c.id).where(
-        ENDPOINTS.c.tenant_id == tenant_id, ENDPOINTS.c.status == ENABLED
-    )
-    if not events or (await connection.execute(receiving.limit(1))).first() is None:
+    if not events or not await enabled_endpoint_exists(connection, tenant_id):
         return
     now = datetime.now(UTC)
     rows = [

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resolvers.message_store import EVENTS, MESSAGES
@@ -71,12 +71,16 @@ async def _message_events(connection: AsyncConnection, position: int) -> list[Oc
     return occurrences
 
 
+def stream_table(stream: str) -> Table:
+    return EVENTS if stream == MESSAGE_STREAM else OUTBOX
+
+
 async def settled_position(
     connection: AsyncConnection, stream: str, position: int, before: datetime
 ) -> int | None:
     """The last id after `position` of an event that occurred before `before` (None: no such event):
     where a stream nobody listens to may jump, as `ready_prefix` would after its gap."""
-    table = EVENTS if stream == MESSAGE_STREAM else OUTBOX
+    table = stream_table(stream)
     query = select(func.max(table.c.id)).where(table.c.id > position, table.c.occurred_at < before)
     found = (await connection.execute(query)).scalar()
     return None if found is None else int(found)
