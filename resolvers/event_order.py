@@ -41,6 +41,11 @@ class EventOrder:
         last = self._last.get(event.message_id)
         return last is not None and event.cursor <= last[0]
 
+    def passed(self, cursor: int, message_id: int) -> bool:
+        """`seen` by cursor and message id; also true at or below the floor (not for this subscriber)."""
+        last = self._last.get(message_id)
+        return cursor <= self.floor or (last is not None and cursor <= last[0])
+
     def record(self, event: StatusEvent) -> None:
         """Notes an event passed on (from the database or the bus)."""
         self._last[event.message_id] = (event.cursor, event.status)

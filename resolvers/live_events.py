@@ -1,8 +1,9 @@
 """Live subscriptions: a tenant's delivery events, one message's status, a campaign's progress.
 
 Each subscribes to the bus first and reads the database second, so nothing falls between the
-two; events seen in both are passed once (by cursor). When the bus could not keep up with a
-subscriber (or lost Redis) the subscriber reads the database from its last cursor instead.
+two; events seen in both are passed once (by cursor). The bus is the fast path; what it lost
+(it could not keep up, lost Redis, or a publisher failed) the subscriber finds in the database
+(`resolvers.event_catchup`).
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from typing import Any
 
 from sqlalchemy import Select
 
-from gateway.bus import EventBus, Listener, StatusEvent
+from gateway.bus import EventBus, StatusEvent
 from resolvers import campaigns
 from resolvers.campaign_records import CampaignRecord
 from resolvers.context import Context
 from resolvers.errors import NotFound
+from resolvers.event_catchup import CatchUp
 from resolvers.event_history import events_after, latest_cursor, parse_cursor, tenant_events
 from resolvers.event_order import Between, EventOrder
 from resolvers.message_reads import get_message
 from resolvers.message_status import is_final
 from resolvers.message_store import EVENTS, MESSAGES
 
-IDLE_CHECK_SECONDS = 5.0  # a quiet subscription still looks at the database this often
+PROGRESS_CHECK_SECONDS = 1.0  # a campaign's progress is read at least this often
 PROGRESS_INTERVAL_SECONDS = 0.25  # campaign progress: at most four updates a second
 DONE_CAMPAIGN = frozenset({"completed", "cancelled", "failed"})
 
@@ -45,30 +47,29 @@ async def delivery_events(
     start = parse_cursor(after)
     query = tenant_events(tenant_id, channel=channel, campaign_id=campaign_id)
     with _bus(ctx).listen(tenant_id) as listener:
-        last = start if start is not None else await latest_cursor(ctx.db)
-        order = EventOrder(last, _between(ctx, query))
+        floor = start if start is not None else await latest_cursor(ctx.db)
+        order = EventOrder(floor, _between(ctx, query))
+        replayed = floor
         if start is not None:
             async for old in events_after(ctx.db, query, start):
                 order.record(old)
-                last = max(last, old.cursor)
+                replayed = old.cursor
                 yield old
+        catch_up = CatchUp(ctx.db, query, checked=floor, seen_up_to=replayed)
         while True:
-            event = await listener.next(IDLE_CHECK_SECONDS)
-            if listener.lagged:
+            event = await listener.next(catch_up.quiet_after())
+            if listener.lagged or catch_up.due(quiet=event is None):
                 listener.lagged = False
-                async for missed in events_after(ctx.db, query, last):
-                    if not order.seen(missed):
-                        order.record(missed)
-                        last = max(last, missed.cursor)
-                        yield missed
-                continue
-            if event is None or event.cursor <= (start or 0):
+                async for missed in catch_up.missed(order.passed):
+                    order.record(missed)
+                    yield missed
+            if event is None or event.cursor <= floor:
                 continue
             if (channel is None or event.channel == channel) and (
                 campaign_id is None or event.campaign_id == campaign_id
             ):
+                catch_up.note_event()
                 async for ordered in order.in_order(event):
-                    last = max(last, ordered.cursor)
                     yield ordered
 
 
@@ -94,23 +95,22 @@ async def message_status(ctx: Context, *, message_id: int) -> AsyncIterator[Stat
         order = EventOrder(0, _between(ctx, query))
         for old in history:
             order.record(old)
+        catch_up = CatchUp(ctx.db, query, checked=0, seen_up_to=current.cursor)
         while not is_final(current.status, view.channel):
-            event = await listener.next(IDLE_CHECK_SECONDS)
-            if event is None or listener.lagged:
-                fresh = await _missed(ctx, listener, query, current.cursor)
-            else:
-                fresh = [event] if event.message_id == message_id else []
+            event = await listener.next(catch_up.quiet_after())
+            fresh = []
+            if listener.lagged or catch_up.due(quiet=event is None):
+                listener.lagged = False
+                fresh = [missed async for missed in catch_up.missed(order.passed)]
+            if event is not None and event.message_id == message_id:
+                catch_up.note_event()
+                fresh.append(event)
             for candidate in fresh:
                 async for ordered in order.in_order(candidate):
                     current = ordered
                     yield current
                     if is_final(current.status, view.channel):
                         return
-
-
-async def _missed(ctx: Context, listener: Listener, query: Select[Any], last: int) -> list[StatusEvent]:
-    listener.lagged = False
-    return [event async for event in events_after(ctx.db, query, last)]
 
 
 async def campaign_progress(ctx: Context, *, campaign_id: int) -> AsyncIterator[CampaignRecord]:
@@ -120,7 +120,7 @@ async def campaign_progress(ctx: Context, *, campaign_id: int) -> AsyncIterator[
         record = await campaigns.get_campaign(ctx, campaign_id=campaign_id)
         yield record
         while not (record.status in DONE_CAMPAIGN and _settled(record)):
-            await listener.next(IDLE_CHECK_SECONDS / 5)  # an event of the tenant, or a second
+            await listener.next(PROGRESS_CHECK_SECONDS)  # an event of the tenant, or a second
             await asyncio.sleep(PROGRESS_INTERVAL_SECONDS)
             listener.drain()
             listener.lagged = False

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from gateway import bus_redis
 from gateway.bus import Listener, StatusEvent
 from gateway.bus_redis import PUBLISH_BATCH, RedisBus, messages_of
 from tests.support.redis_server import REDIS_SERVER, RedisServer
@@ -27,8 +28,14 @@ def events_of(tenant_id: int, count: int, first_cursor: int) -> list[StatusEvent
 
 
 @pytest.fixture
-async def bus(tmp_path: Path) -> AsyncIterator[RedisBus]:
-    redis = RedisServer(tmp_path / "redis").start()
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def bus(redis: RedisServer) -> AsyncIterator[RedisBus]:
     bus = RedisBus(redis.url)
     stop = asyncio.Event()
     relay = asyncio.create_task(bus.relay(stop))
@@ -38,7 +45,6 @@ async def bus(tmp_path: Path) -> AsyncIterator[RedisBus]:
         stop.set()
         await asyncio.wait_for(relay, 5)
         await bus.close()
-        redis.stop()
 
 
 def test_a_tenants_events_are_split_into_messages_of_at_most_a_batch() -> None:
@@ -61,6 +67,27 @@ async def test_listeners_get_their_tenants_events_in_order_with_every_field(bus:
     assert await _collect(other, len(theirs)) == theirs
     for listener in (first, second, other):
         listener.close()
+
+
+async def test_events_that_found_redis_down_go_out_first_once_it_is_back(
+    bus: RedisBus, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bus_redis, "RETRY_SECONDS", (60.0,))  # only the next publish takes them along
+    listener = bus.listen(1)
+    await _until_subscribed(listener)
+    earlier, later = events_of(1, 3, 1), events_of(1, 2, 4)
+
+    redis.stop()
+    await bus.publish(earlier)
+    assert bus.publisher.unsent == len(earlier)
+    listener.lagged = False
+    redis.start()
+    await _until_subscribed(listener)  # the relay is back
+    await bus.publish(later)
+
+    assert await _collect(listener, 5) == earlier + later
+    assert bus.publisher.unsent == 0
+    listener.close()
 
 
 async def _until_subscribed(listener: Listener) -> None:
