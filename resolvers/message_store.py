@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.bus import StatusEvent
+from gateway.bus import EventPublisher, StatusEvent
+from gateway.queue import TaskQueue
 from gateway.tables import Message, MessageEvent
 from gateway.tables.columns import table_of
 from resolvers.composing import Draft, Plan
@@ -52,16 +53,26 @@ async def insert_messages(
     batch_id: str | None = None,
 ) -> list[Stored]:
     """One row per draft, `queued`, with its `queued` event; ids in the order of `drafts`."""
-    route = plan.route
+    return await insert_planned(connection, [(plan, item) for item in drafts], now=now, batch_id=batch_id)
+
+
+async def insert_planned(
+    connection: AsyncConnection,
+    planned: list[tuple[Plan, Draft]],
+    *,
+    now: datetime,
+    batch_id: str | None = None,
+) -> list[Stored]:
+    """`insert_messages` for drafts of any plans (the single sends of several requests)."""
     rows: list[dict[str, Any]] = [
         {
             "tenant_id": plan.tenant_id,
-            "integration_id": route.integration_id,
+            "integration_id": plan.route.integration_id,
             "batch_id": batch_id,
             "channel": plan.channel,
-            "route": route.kind,
-            "provider": route.provider,
-            "sender": route.sender,
+            "route": plan.route.kind,
+            "provider": plan.route.provider,
+            "sender": plan.route.sender,
             "to": item.to,
             "subject": item.subject,
             "body": item.body,
@@ -72,23 +83,19 @@ async def insert_messages(
             "created_at": now,
             "updated_at": now,
         }
-        for item in drafts
+        for plan, item in planned
     ]
-    ids = list(zip(await _inserted_ids(connection, rows), (item.to for item in drafts), strict=True))
+    ids = await _inserted_ids(connection, rows)
     events = [
-        {
-            "tenant_id": plan.tenant_id,
-            "message_id": message_id,
-            "status": "queued",
-            "detail": {},
-            "occurred_at": now,
-        }
-        for message_id, _ in ids
-    ]
+        {"tenant_id": row["tenant_id"], "message_id": message_id, "status": "queued", "detail": {},
+         "occurred_at": now}
+        for row, message_id in zip(rows, ids, strict=True)
+    ]  # fmt: skip
     returned = await connection.execute(insert(EVENTS).returning(EVENTS.c.message_id, EVENTS.c.id), events)
     event_ids = {int(row[0]): int(row[1]) for row in returned}  # one `queued` event per message
     return [
-        Stored(id=message_id, to=to, created_at=now, event_id=event_ids[message_id]) for message_id, to in ids
+        Stored(id=message_id, to=item.to, created_at=now, event_id=event_ids[message_id])
+        for message_id, (_, item) in zip(ids, planned, strict=True)
     ]
 
 
@@ -107,21 +114,28 @@ async def _inserted_ids(connection: AsyncConnection, rows: list[dict[str, Any]])
 
 
 async def hand_over(ctx: Context, plan: Plan, stored: list[Stored]) -> None:
-    """After the commit: tell live subscribers the messages are queued, then enqueue them.
+    """After the commit: tell live subscribers the messages are queued, then enqueue them."""
+    await hand_over_planned(ctx.bus, ctx.task_queue(), [(plan, item) for item in stored])
+
+
+async def hand_over_planned(
+    bus: EventPublisher | None, queue: TaskQueue, stored: list[tuple[Plan, Stored]]
+) -> None:
+    """`hand_over` for messages of any plans.
 
     Published first, so that no subscriber sees a worker's `sending` before the `queued` it follows.
     The rows are committed, so the request has succeeded whatever the broker says: a failed
     enqueue is logged, and the sweeper sends those messages once they are `sweep_stale_seconds` old.
     """
-    if ctx.bus is not None:
+    if bus is not None:
         queued = MessageStatus.QUEUED.value
-        await ctx.bus.publish(
+        await bus.publish(
             [
                 StatusEvent(item.event_id, plan.tenant_id, item.id, plan.channel, queued, item.created_at)
-                for item in stored
+                for plan, item in stored
             ]
         )
     try:
-        await ctx.task_queue().enqueue(SEND_GROUP_ACTOR, send_groups([item.id for item in stored]))
+        await queue.enqueue(SEND_GROUP_ACTOR, send_groups([item.id for _, item in stored]))
     except Exception:  # any broker failure: the sweeper recovers these rows
         logger.exception("enqueue failed for %d committed messages; the sweeper will send them", len(stored))

@@ -14,8 +14,9 @@ from resolvers.composing import Draft, Plan, RecipientOptedOut, draft, opted_out
 from resolvers.context import Context
 from resolvers.errors import DomainError, PayloadTooLarge, ValidationFailed
 from resolvers.message_fields import MAX_BATCH, BatchFields, RecipientFields, SendFields
+from resolvers.message_store import Stored, insert_messages
 from resolvers.message_store import hand_over as hand_over_messages
-from resolvers.message_store import insert_messages
+from resolvers.send_inserts import store_send
 from resolvers.validation import as_validation_failed
 
 ACCEPTED = 202
@@ -76,15 +77,16 @@ async def send_message(
     item = draft(sending, fields.to, fields.variables)
     if await opted_out(ctx, sending, [item.to]):
         raise RecipientOptedOut(f"{item.to} opted out of {fields.channel}", fields={"to": ["opted out"]})
+    if idempotency_key is None:  # shares a transaction with the sends that come with it
+        stored = await store_send(ctx, sending, item)
+        return Outcome(_accepted(sending, stored))
     claim = await _claim(ctx, sending.tenant_id, "send", fields.model_dump(mode="json"), idempotency_key)
     if isinstance(claim, idempotency.Replay):
         return Outcome(Accepted.from_json(claim.data), replayed=True)
-    now = datetime.now(UTC)
     try:
         async with ctx.db.writing() as connection:
-            [stored] = await insert_messages(connection, sending, [item], now=now)
-            accepted = Accepted(stored.id, "queued", fields.channel, item.to, sending.route.integration_id,
-                                sending.route.kind, now)  # fmt: skip
+            [stored] = await insert_messages(connection, sending, [item], now=datetime.now(UTC))
+            accepted = _accepted(sending, stored)
             if claim is not None:
                 await idempotency.record(connection, claim, status=ACCEPTED, data=asdict(accepted))
     except BaseException:
@@ -93,6 +95,12 @@ async def send_message(
         raise
     await hand_over_messages(ctx, sending, [stored])
     return Outcome(accepted)
+
+
+def _accepted(sending: Plan, stored: Stored) -> Accepted:
+    route = sending.route
+    return Accepted(stored.id, "queued", sending.channel, stored.to, route.integration_id, route.kind,
+                    stored.created_at)  # fmt: skip
 
 
 async def send_batch(

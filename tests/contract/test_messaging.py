@@ -147,6 +147,28 @@ async def test_send_is_accepted(client: httpx.AsyncClient, sender: Sender, chann
     assert status.json()["data"]["events"][0]["status"] == "queued"
 
 
+async def test_concurrent_sends_of_two_tenants_each_get_their_own_message(
+    client: httpx.AsyncClient, sender: Sender, other_sender: Sender
+) -> None:
+    """Sends arriving together share a transaction (resolvers/send_inserts.py); each still gets its
+    own message, of its own tenant, channel and integration, with its `queued` event."""
+    asks = [(who, channel) for who in (sender, other_sender) for channel in ("sms", "email", "whatsapp") * 4]
+
+    answers = await asyncio.gather(*(send(client, who, payload(channel)) for who, channel in asks))
+
+    assert [answer.status_code for answer in answers] == [202] * len(asks), [a.text for a in answers]
+    ids = [answer.json()["data"]["id"] for answer in answers]
+    assert len(set(ids)) == len(asks)
+    for (who, channel), message_id in zip(asks, ids, strict=True):
+        status = await client.get(f"{API}/{message_id}/status", headers=who.headers)
+        assert status.status_code == 200, status.text
+        data = status.json()["data"]
+        assert (data["channel"], data["to"]) == (channel, ADDRESSES[channel])
+        assert data["events"][0]["status"] == "queued"
+        other = other_sender if who is sender else sender
+        assert (await client.get(f"{API}/{message_id}/status", headers=other.headers)).status_code == 404
+
+
 async def test_sms_over_the_platform_route(client: httpx.AsyncClient, sender: Sender) -> None:
     response = await send(client, sender, {**SMS, "sms_routing": "platform"})
     assert response.status_code == 202, response.text

@@ -11,12 +11,10 @@ import pytest
 from sqlalchemy import insert, select
 
 from gateway.db import Database
-from gateway.migrate import upgrade_to_head
-from gateway.settings import Settings
 from resolvers.webhook_dispatch import CURSORS, dispatch_stream
 from resolvers.webhook_records import DELIVERIES, ENDPOINTS, OUTBOX
 from resolvers.webhook_streams import OUTBOX_STREAM
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import migrated_database
 from tests.support.tenants import new_tenant
 
 OWNER = "test-dispatcher"
@@ -24,13 +22,8 @@ OWNER = "test-dispatcher"
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = await create_database(tmp_path)
-    settings = Settings(env="test", database_url=url, data_dir=tmp_path, secret_key="k" * 48)
-    database = Database(settings)
-    await upgrade_to_head(database.engine)
-    yield database
-    await database.dispose()
-    await drop_database(url)
+    async with migrated_database(tmp_path) as database:
+        yield database
 
 
 async def add_event(db: Database, tenant_id: int, occurred_at: datetime) -> int:

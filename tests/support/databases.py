@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from gateway.db import Database
+from gateway.migrate import upgrade_to_head
+from gateway.settings import Settings
 
 BACKEND = os.environ.get("WECONN_TEST_DATABASE", "sqlite")
 POSTGRES_URL = os.environ.get("WECONN_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
@@ -40,3 +46,18 @@ async def drop_database(url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def migrated_database(directory: Path) -> AsyncIterator[Database]:
+    """A fresh database of the selected backend at the latest schema, dropped afterwards: for
+    tests that must not share the session's database with its running workers."""
+    url = await create_database(directory)
+    settings = Settings(env="test", database_url=url, data_dir=directory, secret_key="k" * 48)
+    db = Database(settings)
+    try:
+        await upgrade_to_head(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+        await drop_database(url)

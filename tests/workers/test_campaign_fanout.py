@@ -7,17 +7,14 @@ get a fresh one): the test plays the worker, so crashes and races happen exactly
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from gateway.db import Database
-from gateway.migrate import upgrade_to_head
-from gateway.settings import Settings
 from resolvers import accounts, campaigns
 from resolvers.campaign_counters import CAMPAIGNS
 from resolvers.campaign_fanout import FanOut, Step
@@ -27,29 +24,12 @@ from resolvers.context import Context
 from resolvers.delivery import Delivery
 from resolvers.message_store import MESSAGES
 from tests.support.campaigns import add_contacts, adds_up, direct_counts
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import migrated_database
 from tests.support.messaging import sending_tenant
+from tests.support.recording_queue import RecordingQueue
 from workers.campaign_scheduler import schedule_once
 
 EMAIL = {"name": "Fan-out", "channel": "email", "message_template": "Hello {{ name }}", "subject": "Hi"}
-
-
-class RecordingQueue:
-    """A task queue that only remembers what was enqueued."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-
-    async def enqueue(
-        self, actor: str, calls: Sequence[tuple[Any, ...]], *, delay_ms: int | None = None
-    ) -> None:
-        self.calls.extend((actor, args) for args in calls)
-
-    async def pending(self, actor: str) -> int:
-        return 0
-
-    def of(self, actor: str) -> list[tuple[Any, ...]]:
-        return [args for name, args in self.calls if name == actor]
 
 
 def sent_ids(queue: RecordingQueue) -> list[tuple[int]]:
@@ -59,14 +39,8 @@ def sent_ids(queue: RecordingQueue) -> list[tuple[int]]:
 
 @pytest.fixture(scope="module")
 async def own_db(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
-    directory: Path = tmp_path_factory.mktemp("fanout")
-    url = await create_database(directory)
-    settings = Settings(env="test", database_url=url, data_dir=directory, secret_key="k" * 48)
-    db = Database(settings)
-    await upgrade_to_head(db.engine)
-    yield db
-    await db.dispose()
-    await drop_database(url)
+    async with migrated_database(tmp_path_factory.mktemp("fanout")) as db:
+        yield db
 
 
 @pytest.fixture

@@ -1,0 +1,74 @@
+"""Single sends written many at a time: the sends that arrive together share one transaction.
+
+Under load, N concurrent single sends pay one BEGIN ... COMMIT, one multi-row INSERT of messages
+and of their `queued` events, one publish and one enqueue per group of workers' messages, instead
+of N of each. Each request still answers only after its row is committed and handed over; alone,
+a send goes at the next turn of the loop (`gateway.group_commit`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import groupby
+
+from gateway.bus import EventPublisher
+from gateway.db import Database
+from gateway.group_commit import group_commit
+from gateway.queue import TaskQueue
+from resolvers.composing import Draft, Plan
+from resolvers.context import Context
+from resolvers.message_store import Stored, hand_over_planned, insert_planned
+
+BATCH_SIZE = 200  # sends in one transaction
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSend:
+    plan: Plan
+    item: Draft
+    bus: EventPublisher | None  # where the committed message goes: the request's services
+    queue: TaskQueue
+
+
+async def store_send(ctx: Context, plan: Plan, item: Draft) -> Stored:
+    """Writes one `queued` message with its event, commits and hands it to the workers."""
+    pending = PendingSend(plan, item, ctx.bus, ctx.task_queue())
+    return await group_commit(ctx.db, store_sends, batch_size=BATCH_SIZE).submit(pending)
+
+
+async def store_sends(db: Database, pending: list[PendingSend]) -> list[Stored | BaseException]:
+    """Each send's stored message, in order. Should the batch fail, each send is tried on its own,
+    so that a row the database refuses fails its own request only."""
+    try:
+        stored: list[Stored | BaseException] = list(await _insert(db, pending))
+    except Exception:
+        if len(pending) == 1:
+            raise
+        stored = [await _alone(db, send) for send in pending]
+    written = [(send, item) for send, item in zip(pending, stored, strict=True) if isinstance(item, Stored)]
+    # One hand-over per set of services (in practice the application's one bus and queue).
+    written.sort(key=_services)
+    for _, group in groupby(written, key=_services):
+        pairs = list(group)
+        first = pairs[0][0]
+        await hand_over_planned(first.bus, first.queue, [(send.plan, item) for send, item in pairs])
+    return stored
+
+
+async def _insert(db: Database, pending: list[PendingSend]) -> list[Stored]:
+    async with db.writing() as connection:
+        planned = [(send.plan, send.item) for send in pending]
+        return await insert_planned(connection, planned, now=datetime.now(UTC))
+
+
+async def _alone(db: Database, send: PendingSend) -> Stored | BaseException:
+    try:
+        [stored] = await _insert(db, [send])
+    except Exception as error:  # noqa: BLE001 - it becomes this send's own error
+        return error
+    return stored
+
+
+def _services(pair: tuple[PendingSend, Stored]) -> tuple[int, int]:
+    return id(pair[0].bus), id(pair[0].queue)

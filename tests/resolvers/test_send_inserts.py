@@ -1,0 +1,75 @@
+"""Single sends written together: each gets its own message, and a row the database refuses fails
+only its own send (the others are written, published and enqueued)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.bus import EventBus
+from gateway.db import Database
+from resolvers import accounts, send_inserts
+from resolvers.composing import Draft, Plan, draft, plan
+from resolvers.context import Context
+from resolvers.message_fields import SendFields
+from resolvers.message_store import MESSAGES, SEND_GROUP_ACTOR, Stored, insert_planned
+from resolvers.send_inserts import PendingSend, store_sends
+from tests.support.databases import migrated_database
+from tests.support.messaging import sending_tenant
+from tests.support.recording_queue import RecordingQueue
+
+REFUSED = "+40740999999"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(tmp_path) as database:
+        yield database
+
+
+async def sends(db: Database, queue: RecordingQueue, bus: EventBus, numbers: list[str]) -> list[PendingSend]:
+    tenant, _ = await sending_tenant(db)
+    principal = await accounts.authenticate(
+        db, db.settings, api_key=tenant.full, bearer=None, tenant_ref=None
+    )
+    ctx = Context(db=db, settings=db.settings, queue=queue, bus=bus, principal=principal)
+    sending = await plan(ctx, SendFields.model_validate({"channel": "sms", "to": numbers[0], "body": "hi"}))
+    return [PendingSend(sending, draft(sending, number, {}), bus, queue) for number in numbers]
+
+
+async def test_a_refused_row_fails_only_its_own_send(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def refusing(
+        connection: AsyncConnection, planned: list[tuple[Plan, Draft]], *, now: datetime
+    ) -> list[Stored]:
+        if any(item.to == REFUSED for _, item in planned):
+            raise RuntimeError("the database refused a row")
+        return await insert_planned(connection, planned, now=now)
+
+    monkeypatch.setattr(send_inserts, "insert_planned", refusing)
+    queue, bus = RecordingQueue(), EventBus()
+    pending = await sends(db, queue, bus, ["+40740000001", REFUSED, "+40740000002"])
+    listener = bus.listen(pending[0].plan.tenant_id)
+
+    outcomes = await store_sends(db, pending)
+
+    good = [outcomes[0], outcomes[2]]
+    assert all(isinstance(outcome, Stored) for outcome in good)
+    assert isinstance(outcomes[1], RuntimeError)
+    ids = [outcome.id for outcome in good if isinstance(outcome, Stored)]
+    async with db.reading() as connection:
+        stored = (
+            await connection.execute(select(MESSAGES.c.id, MESSAGES.c.to).order_by(MESSAGES.c.id))
+        ).all()
+    assert [(row.id, row.to) for row in stored] == list(
+        zip(ids, ["+40740000001", "+40740000002"], strict=True)
+    )
+    assert queue.of(SEND_GROUP_ACTOR) == [(ids,)]
+    await asyncio.sleep(0)  # the bus hands events over at the next turn of the loop
+    assert sorted(event.message_id for event in listener.drain()) == ids
+    listener.close()
