@@ -24,6 +24,7 @@ from gateway.db import Database
 from gateway.queue import BrokerQueue
 from gateway.services import Services
 from gateway.settings import Settings
+from resolvers.errors import capacity_error
 from rest_compat.contact_import import IMPORT_PATH
 from rest_compat.envelope import JSONResponse, error_response
 from rest_compat.routes import build_routes
@@ -74,6 +75,9 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
         return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 
     async def internal_error(_request: Request, error: Exception) -> Response:
+        unavailable = capacity_error(error)
+        if unavailable is not None:
+            return error_response(503, unavailable.code, unavailable.message, headers={"Retry-After": "1"})
         logger.error("unhandled error", exc_info=error)
         return error_response(500, "internal_error", "internal error")
 

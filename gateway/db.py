@@ -17,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.settings import Settings
 
+POOL_TIMEOUT_SECONDS = 10  # a caller waits this long for a free connection, then gets a 503
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
@@ -79,12 +81,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
     options: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0, **options)
+        engine = create_async_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS, **options
+        )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
+    # No overflow: an overflow connection is closed when it is returned, so a busy process would
+    # open and close a PostgreSQL backend per request (a fork each); callers wait for one instead.
     return create_async_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True, **options
-    )
+        url, pool_size=settings.db_pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_pre_ping=True, **options,
+    )  # fmt: skip
 
 
 class Database:

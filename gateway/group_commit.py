@@ -22,18 +22,27 @@ WriteMany = Callable[[Database, list[Item]], Awaitable[list[Outcome | BaseExcept
 
 class GroupCommit(Generic[Item, Outcome]):
     """`write_many(db, items)` returns one outcome per item, in order: a result, or the exception
-    that item's caller gets. An exception it raises goes to every caller of the batch."""
+    that item's caller gets. An exception it raises goes to every caller of the batch.
 
-    def __init__(self, db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int) -> None:
+    Up to `concurrency` batches are written at once (each in its own transaction): a batch's
+    round trips wait their turns on a busy event loop, so one writer alone leaves the database
+    idle between them."""
+
+    def __init__(
+        self, db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int, concurrency: int = 1
+    ) -> None:
         self.db, self.write_many, self.batch_size = db, write_many, batch_size
+        self.concurrency = concurrency
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Outcome:
         done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
+        # A writer that found nothing more to do is done before its done-callbacks run: count it out.
+        self._writers = {writer for writer in self._writers if not writer.done()}
+        if len(self._writers) < self.concurrency:
+            self._writers.add(asyncio.create_task(self._write()))
         return await done
 
     async def _write(self) -> None:
@@ -65,12 +74,13 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, o
 
 
 def group_commit(
-    db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int
+    db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int, concurrency: int = 1
 ) -> GroupCommit[Item, Outcome]:
     """The running loop's writer of `write_many` on `db` (a writer belongs to one event loop)."""
     writers = _writers.setdefault(asyncio.get_running_loop(), {})
     key = (id(db), write_many)
     writer: GroupCommit[Item, Outcome] | None = writers.get(key)
     if writer is None:
-        writer = writers[key] = GroupCommit(db, write_many, batch_size=batch_size)
+        writer = GroupCommit(db, write_many, batch_size=batch_size, concurrency=concurrency)
+        writers[key] = writer
     return writer

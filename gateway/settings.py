@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     platform_sms_provider: str = "sandbox"  # the provider of `sms_routing: "platform"`
     platform_sms_sender: str = "WeConn"
     sandbox_delivery_delay_ms: int = 200  # the sandbox reports `delivered` this long after sending
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     # Where providers reach this service from outside, e.g. "https://gw.example.com": Twilio's
     # StatusCallback is built from it, and signatures are checked against it (behind a proxy the
     # URL a request arrives on differs from the one the provider called). Unset: no StatusCallback.

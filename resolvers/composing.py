@@ -8,6 +8,7 @@ from html import unescape
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.tables import OptOut
 from gateway.tables.columns import table_of
@@ -48,27 +49,27 @@ class Draft:
     variables: dict[str, Any]
 
 
-async def plan(ctx: Context, fields: ContentFields) -> Plan:
+async def plan(ctx: Context, fields: ContentFields, connection: AsyncConnection) -> Plan:
+    """The route and template of a send, read on `connection` (the request's one read connection)."""
     tenant_id = ctx.require("send").tenant_id
     if fields.template_key is None and fields.body is None:
         message = "give template_key or body"
         raise ValidationFailed(message, fields={"template_key": [message], "body": [message]})
-    async with ctx.db.reading() as connection:
-        route = await resolve_route(
-            connection,
-            ctx.settings,
-            tenant_id=tenant_id,
-            channel=fields.channel,
-            integration_id=fields.integration_id,
-            sms_routing=fields.sms_routing,
-        )
-        template = None
-        if fields.body is None and fields.template_key is not None:
-            template = await find_template(connection, tenant_id, fields.template_key)
-            if template is None:
-                raise field_error("template_key", f"no template '{fields.template_key}'")
-            if template.channel != fields.channel:
-                raise field_error("template_key", f"'{template.key}' is a {template.channel} template")
+    route = await resolve_route(
+        connection,
+        ctx.settings,
+        tenant_id=tenant_id,
+        channel=fields.channel,
+        integration_id=fields.integration_id,
+        sms_routing=fields.sms_routing,
+    )
+    template = None
+    if fields.body is None and fields.template_key is not None:
+        template = await find_template(connection, tenant_id, fields.template_key)
+        if template is None:
+            raise field_error("template_key", f"no template '{fields.template_key}'")
+        if template.channel != fields.channel:
+            raise field_error("template_key", f"'{template.key}' is a {template.channel} template")
     return Plan(tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields)
 
 
@@ -98,7 +99,7 @@ def derived_subject(html: str) -> str:
     return words[:78] or "(no subject)"
 
 
-async def opted_out(ctx: Context, plan: Plan, addresses: list[str]) -> set[str]:
+async def opted_out(connection: AsyncConnection, plan: Plan, addresses: list[str]) -> set[str]:
     """The addresses among these that opted out of the plan's channel."""
     if not addresses:
         return set()
@@ -107,5 +108,4 @@ async def opted_out(ctx: Context, plan: Plan, addresses: list[str]) -> set[str]:
         OPT_OUTS.c.channel == plan.channel,
         OPT_OUTS.c.address.in_(addresses),
     )
-    async with ctx.db.reading() as connection:
-        return {row.address for row in await connection.execute(query)}
+    return {row.address for row in await connection.execute(query)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy.exc
+
 
 class DomainError(Exception):
     """Base of every error a caller may see; `code` is stable and documented."""
@@ -40,6 +42,19 @@ class PayloadTooLarge(DomainError):
 
 class ValidationFailed(DomainError):
     code = "validation_error"
+
+
+class Unavailable(DomainError):
+    """The service is short of capacity for now (no database connection came free in time)."""
+
+    code = "service_unavailable"
+
+
+def capacity_error(error: BaseException) -> Unavailable | None:
+    """The caller's view of a failure of capacity rather than of the request, if it is one."""
+    if isinstance(error, sqlalchemy.exc.TimeoutError):  # the connection pool stayed exhausted
+        return Unavailable("the service is busy; retry in a moment")
+    return None
 
 
 def field_error(field: str, message: str) -> ValidationFailed:

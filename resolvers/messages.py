@@ -73,10 +73,11 @@ class Outcome(Generic[ResultT]):
 async def send_message(
     ctx: Context, *, fields: SendFields, idempotency_key: str | None = None
 ) -> Outcome[Accepted]:
-    sending = await plan(ctx, fields)
-    item = draft(sending, fields.to, fields.variables)
-    if await opted_out(ctx, sending, [item.to]):
-        raise RecipientOptedOut(f"{item.to} opted out of {fields.channel}", fields={"to": ["opted out"]})
+    async with ctx.db.reading() as connection:  # one checkout for every read of the request
+        sending = await plan(ctx, fields, connection)
+        item = draft(sending, fields.to, fields.variables)
+        if await opted_out(connection, sending, [item.to]):
+            raise RecipientOptedOut(f"{item.to} opted out of {fields.channel}", fields={"to": ["opted out"]})
     if idempotency_key is None:  # shares a transaction with the sends that come with it
         stored = await store_send(ctx, sending, item)
         return Outcome(_accepted(sending, stored))
@@ -110,9 +111,10 @@ async def send_batch(
         raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} recipients, not {len(fields.recipients)}")
     if not fields.recipients:
         raise ValidationFailed("recipients: at least one", fields={"recipients": ["at least one recipient"]})
-    sending = await plan(ctx, fields)
-    results, drafts = _draft_each(sending, fields)
-    refused = await opted_out(ctx, sending, [item.to for _, item in drafts])
+    async with ctx.db.reading() as connection:
+        sending = await plan(ctx, fields, connection)
+        results, drafts = _draft_each(sending, fields)
+        refused = await opted_out(connection, sending, [item.to for _, item in drafts])
     results |= {index: _rejected(index, item.to, RecipientOptedOut("opted out")) for index, item in drafts
                 if item.to in refused}  # fmt: skip
     drafts = [(index, item) for index, item in drafts if item.to not in refused]

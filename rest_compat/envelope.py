@@ -20,6 +20,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
     errors.ValidationFailed: 422,
+    errors.Unavailable: 503,
 }
 
 
@@ -61,9 +62,11 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=all_headers)
 
 
-def domain_error_response(error: errors.DomainError) -> JSONResponse:
+def domain_error_response(
+    error: errors.DomainError, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     status = next(
         (code for kind, code in STATUS_BY_ERROR.items() if isinstance(error, kind)),
         400,
     )
-    return error_response(status, error.code, error.message, error.fields)
+    return error_response(status, error.code, error.message, error.fields, headers)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.services import Services
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, capacity_error
 from rest_compat import (
     accounts,
     calls,
@@ -54,6 +54,11 @@ def _route_for(endpoint: Endpoint, services: Services) -> Route:
             return await endpoint.handler(request, ctx)
         except DomainError as error:
             return domain_error_response(error)
+        except Exception as error:
+            unavailable = capacity_error(error)
+            if unavailable is None:
+                raise
+            return domain_error_response(unavailable, headers={"Retry-After": "1"})
 
     return Route(
         services.settings.base_path + endpoint.path, serve, methods=[endpoint.method], name=endpoint.summary

@@ -11,7 +11,7 @@ import logging
 
 from graphql.error import GraphQLError
 
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, capacity_error
 
 logger = logging.getLogger("weconn.graphql")
 
@@ -19,6 +19,8 @@ logger = logging.getLogger("weconn.graphql")
 def with_code(error: GraphQLError) -> GraphQLError:
     """The error as the caller sees it; one that has its code already is returned as it is."""
     original = error.original_error
+    if original is not None:
+        original = capacity_error(original) or original
     if original is None and "code" in (error.extensions or {}):
         return error
     if isinstance(original, DomainError):

@@ -14,7 +14,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from gateway.services import Services
 from resolvers.context import Context
 from resolvers.credentials import authenticate_headers
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, capacity_error
 from schema.context import GraphQLContext
 from schema.errors import with_code
 from schema.root import build_schema
@@ -42,6 +42,10 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
             )
         except DomainError as error:
             domain.auth_error = error
+        except Exception as error:
+            domain.auth_error = capacity_error(error)  # no connection for the key lookup: retry
+            if domain.auth_error is None:
+                raise
         return GraphQLContext(domain=domain)
 
     async def on_ws_connect(self, context: GraphQLContext) -> UnsetType | dict[str, object] | None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import socket
 
 import httpx
+import pytest
 
+from gateway import db as db_module
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.support.tenants import TenantKeys
 
 
 async def test_cors_preflight_for_configured_origins(settings: Settings) -> None:
@@ -54,3 +57,27 @@ async def test_readyz_is_503_when_the_broker_is_unreachable(settings: Settings) 
     await app.state.db.dispose()
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": True, "broker": False}
+
+
+async def test_an_exhausted_connection_pool_is_a_503_to_retry(
+    settings: Settings, tenant: TenantKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that finds no free connection in time is told to come back, over REST and GraphQL."""
+    monkeypatch.setattr(db_module, "POOL_TIMEOUT_SECONDS", 0.2)
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+            app.state.db.reading(),  # holds the only connection
+        ):
+            rest = await client.get("/api/v1/integrations/contacts", headers=tenant.headers())
+            graphql = await client.post(
+                "/graphql", json={"query": "{ contacts { totalCount } }"}, headers=tenant.headers()
+            )
+    finally:
+        await app.state.db.dispose()
+    assert rest.status_code == 503, rest.text
+    assert rest.headers["retry-after"] == "1"
+    assert rest.json()["error"]["code"] == "service_unavailable"
+    assert graphql.json()["errors"][0]["extensions"]["code"] == "service_unavailable", graphql.text

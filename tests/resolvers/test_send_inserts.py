@@ -19,7 +19,7 @@ from resolvers.composing import Draft, Plan, draft, plan
 from resolvers.context import Context
 from resolvers.message_fields import SendFields
 from resolvers.message_store import MESSAGES, SEND_GROUP_ACTOR, Stored, insert_planned
-from resolvers.send_inserts import PendingSend, store_sends
+from resolvers.send_inserts import PendingSend, Written, store_sends
 from tests.support.databases import migrated_database
 from tests.support.messaging import sending_tenant
 from tests.support.recording_queue import RecordingQueue
@@ -39,7 +39,9 @@ async def sends(db: Database, queue: RecordingQueue, bus: EventBus, numbers: lis
         db, db.settings, api_key=tenant.full, bearer=None, tenant_ref=None
     )
     ctx = Context(db=db, settings=db.settings, queue=queue, bus=bus, principal=principal)
-    sending = await plan(ctx, SendFields.model_validate({"channel": "sms", "to": numbers[0], "body": "hi"}))
+    fields = SendFields.model_validate({"channel": "sms", "to": numbers[0], "body": "hi"})
+    async with db.reading() as connection:
+        sending = await plan(ctx, fields, connection)
     return [PendingSend(sending, draft(sending, number, {}), bus, queue) for number in numbers]
 
 
@@ -59,9 +61,12 @@ async def test_a_refused_row_fails_only_its_own_send(db: Database, monkeypatch: 
     outcomes = await store_sends(db, pending)
 
     good = [outcomes[0], outcomes[2]]
-    assert all(isinstance(outcome, Stored) for outcome in good)
+    assert all(isinstance(outcome, Written) for outcome in good)
     assert isinstance(outcomes[1], RuntimeError)
-    ids = [outcome.id for outcome in good if isinstance(outcome, Stored)]
+    ids = [outcome.stored.id for outcome in good if isinstance(outcome, Written)]
+    for outcome in good:
+        assert isinstance(outcome, Written)
+        await outcome.handed_over
     async with db.reading() as connection:
         stored = (
             await connection.execute(select(MESSAGES.c.id, MESSAGES.c.to).order_by(MESSAGES.c.id))

@@ -1,0 +1,48 @@
+"""Group commit: batches of what arrived meanwhile, several writers at once, nobody left waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateway.db import Database
+from gateway.group_commit import GroupCommit
+
+NO_DATABASE: Any = None  # write_many below never touches it
+
+
+async def test_a_write_right_after_the_writer_went_idle_is_written() -> None:
+    async def echo(_db: Database, items: list[int]) -> list[int | BaseException]:
+        return list(items)
+
+    writer = GroupCommit(NO_DATABASE, echo, batch_size=10)
+
+    assert await writer.submit(1) == 1
+    # The writer has just finished; its done-callbacks have not run yet.
+    assert await asyncio.wait_for(writer.submit(2), 1) == 2
+
+
+async def test_writes_that_arrive_together_share_batches_of_up_to_concurrency_writers() -> None:
+    batches: list[list[int]] = []
+    in_flight = 0
+    most_in_flight = 0
+
+    async def slow(_db: Database, items: list[int]) -> list[int | BaseException]:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        batches.append(list(items))
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return [item * 10 if item != 7 else ValueError("refused") for item in items]
+
+    writer = GroupCommit(NO_DATABASE, slow, batch_size=4, concurrency=2)
+
+    outcomes = await asyncio.gather(*(writer.submit(item) for item in range(12)), return_exceptions=True)
+
+    assert outcomes[:7] == [0, 10, 20, 30, 40, 50, 60]
+    assert isinstance(outcomes[7], ValueError)
+    assert outcomes[8:] == [80, 90, 100, 110]
+    assert most_in_flight == 2
+    assert sorted(item for batch in batches for item in batch) == list(range(12))
+    assert max(len(batch) for batch in batches) <= 4
