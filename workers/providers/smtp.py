@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -23,6 +24,7 @@ from resolvers.delivery import Outgoing
 from workers.providers.base import Accepted, ProviderError
 from workers.providers.email_headers import POLICY
 from workers.providers.email_text import html_to_text
+from workers.providers.mime import NotPlain, RawEmail, address_header, alternative, header
 from workers.providers.smtp_pool import SmtpPool
 
 
@@ -44,30 +46,71 @@ class SmtpProvider:
             await self.pool.send(email, options)
         except (aiosmtplib.SMTPException, OSError) as error:
             raise _refusal(error) from error
-        return Accepted(provider_message_id=str(email["Message-ID"]))
+        message_id = email.message_id if isinstance(email, RawEmail) else str(email["Message-ID"])
+        return Accepted(provider_message_id=message_id)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
 
 
-def compose(message: Outgoing) -> EmailMessage:
-    """The MIME message: multipart/alternative with the derived text first, then the HTML."""
+def compose(message: Outgoing) -> RawEmail | EmailMessage:
+    """The MIME message: multipart/alternative with the derived text first, then the HTML.
+    Written directly (`workers.providers.mime`) unless a header needs the stdlib's care."""
     config = message.config
     sender = message.sender or config.get("sender")
     if not isinstance(sender, str) or "@" not in sender:
         raise ProviderError("smtp_config", "the email channel config has no sender address", transient=False)
     domain = sender.rsplit("@", 1)[1]
+    headers = Headers(
+        sender=sender,
+        sender_name=str(config.get("sender_name") or ""),
+        reply_to=str(config["reply_to"]) if config.get("reply_to") else None,
+        subject=message.subject or "",
+        date=format_datetime(datetime.now(UTC)),
+        message_id=f"<{secrets.token_hex(16)}@{domain if len(domain) <= 80 else 'weconn'}>",
+    )
+    text = html_to_text(message.body)
+    try:
+        return _written(message, headers, text)
+    except NotPlain:
+        return _built(message, headers, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    sender: str
+    sender_name: str
+    reply_to: str | None
+    subject: str
+    date: str
+    message_id: str
+
+
+def _written(message: Outgoing, headers: Headers, text: str) -> RawEmail:
+    lines = [address_header("From", headers.sender_name, headers.sender), header("To", message.to)]
+    if headers.reply_to is not None:
+        lines.append(header("Reply-To", headers.reply_to))
+    lines += [header("Subject", headers.subject), header("Date", headers.date),
+              header("Message-ID", headers.message_id)]  # fmt: skip
+    lines += [header(name, value) for name, value in message.headers.items()]
+    if not message.to.isascii() or (headers.reply_to is not None and not headers.reply_to.isascii()):
+        raise NotPlain("an address that is not ASCII")
+    data = alternative(lines, text, message.body)
+    return RawEmail(headers.sender, message.to, data, headers.message_id)
+
+
+def _built(message: Outgoing, headers: Headers, text: str) -> EmailMessage:
     email = EmailMessage(policy=POLICY)
-    email["From"] = formataddr((str(config.get("sender_name") or ""), sender))
+    email["From"] = formataddr((headers.sender_name, headers.sender))
     email["To"] = message.to
-    if config.get("reply_to"):
-        email["Reply-To"] = str(config["reply_to"])
-    email["Subject"] = message.subject or ""
-    email["Date"] = format_datetime(datetime.now(UTC))
-    email["Message-ID"] = f"<{secrets.token_hex(16)}@{domain if len(domain) <= 80 else 'weconn'}>"
+    if headers.reply_to is not None:
+        email["Reply-To"] = headers.reply_to
+    email["Subject"] = headers.subject
+    email["Date"] = headers.date
+    email["Message-ID"] = headers.message_id
     for name, value in message.headers.items():
         email[name] = value
-    email.set_content(html_to_text(message.body))
+    email.set_content(text)
     email.add_alternative(message.body, subtype="html")
     return email
 

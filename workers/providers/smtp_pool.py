@@ -18,6 +18,8 @@ from typing import Any
 
 import aiosmtplib
 
+from workers.providers.mime import RawEmail
+
 SESSIONS_PER_SERVER = 32
 MESSAGES_PER_SESSION = 100
 IDLE_SECONDS = 30.0
@@ -37,7 +39,7 @@ class SmtpPool:
         self._idle: dict[Key, list[_Session]] = {}
         self._slots: dict[Key, asyncio.Semaphore] = {}
 
-    async def send(self, email: EmailMessage, options: dict[str, Any]) -> None:
+    async def send(self, email: EmailMessage | RawEmail, options: dict[str, Any]) -> None:
         """Sends over a pooled session of this server; raises what aiosmtplib raises."""
         key = tuple(sorted(options.items()))
         async with self._slots.setdefault(key, asyncio.Semaphore(SESSIONS_PER_SERVER)):
@@ -57,9 +59,12 @@ class SmtpPool:
                 await _close(session, polite=True)
         self._idle.clear()
 
-    async def _send_on(self, session: _Session, email: EmailMessage, key: Key) -> None:
+    async def _send_on(self, session: _Session, email: EmailMessage | RawEmail, key: Key) -> None:
         try:
-            await session.client.send_message(email)
+            if isinstance(email, RawEmail):
+                await session.client.sendmail(email.sender, [email.recipient], email.data)
+            else:
+                await session.client.send_message(email)
         except BaseException:
             await _close(session, polite=False)
             raise
