@@ -1,14 +1,19 @@
-"""The SQLite writer lock: shared by every engine on the file, and never leaked by a cancellation."""
+"""The SQLite writer lock: shared by every engine on the file, and never leaked by a cancellation;
+PostgreSQL's pooled connections: one that died while idle is replaced before anyone gets it."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
+from gateway import db_ping
 from gateway.db import Database
 from gateway.settings import Settings
+from tests.support.databases import BACKEND, migrated_database
 
 
 async def test_a_cancelled_writer_does_not_keep_the_lock(settings: Settings, tmp_path) -> None:
@@ -34,3 +39,21 @@ async def test_a_cancelled_writer_does_not_keep_the_lock(settings: Settings, tmp
 async def _write(db: Database, value: int) -> None:
     async with db.writing() as connection:
         await connection.execute(text("INSERT INTO t (x) VALUES (:x)"), {"x": value})
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="the idle ping is PostgreSQL's")
+async def test_a_pooled_connection_that_died_while_idle_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_ping, "IDLE_PING_SECONDS", 0.0)
+    async with migrated_database(tmp_path) as db:
+        async with db.reading() as connection:
+            backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        killer = await asyncpg.connect(db.url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", backend)
+        finally:
+            await killer.close()
+
+        async with db.reading() as connection:  # the pool hands out a fresh connection
+            assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() != backend
