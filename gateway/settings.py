@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     platform_sms_provider: str = "sandbox"  # the provider of `sms_routing: "platform"`
     platform_sms_sender: str = "WeConn"
     sandbox_delivery_delay_ms: int = 200  # the sandbox reports `delivered` this long after sending
+    # Each sandbox send takes this long, as a provider's API round trip would (load and chaos tests).
+    sandbox_send_latency_ms: int = Field(default=0, ge=0)
     db_pool_size: int = Field(default=20, ge=1)
     # Where providers reach this service from outside, e.g. "https://gw.example.com": Twilio's
     # StatusCallback is built from it, and signatures are checked against it (behind a proxy the

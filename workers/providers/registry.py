@@ -23,7 +23,11 @@ class Closable(Protocol):
 def build_providers(settings: Settings, queue: TaskQueue) -> dict[str, Provider]:
     """One instance of each provider, for the event loop of the runtime that asks."""
     providers: list[Provider] = [
-        SandboxProvider(queue, receipt_delay_ms=settings.sandbox_delivery_delay_ms),
+        SandboxProvider(
+            queue,
+            receipt_delay_ms=settings.sandbox_delivery_delay_ms,
+            send_latency_ms=settings.sandbox_send_latency_ms,
+        ),
         SmtpProvider(default_timeout=settings.provider_timeout_seconds),
         TwilioProvider(settings),
         WhatsAppCloudProvider(settings),

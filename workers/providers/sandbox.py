@@ -16,6 +16,7 @@ it are one message to the sandbox, as with providers that honour idempotency key
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from gateway.queue import TaskQueue
@@ -45,11 +46,14 @@ def magic_outcome(to: str) -> str | None:
 class SandboxProvider:
     name = "sandbox"
 
-    def __init__(self, queue: TaskQueue, *, receipt_delay_ms: int) -> None:
+    def __init__(self, queue: TaskQueue, *, receipt_delay_ms: int, send_latency_ms: int = 0) -> None:
         self.queue = queue
         self.receipt_delay_ms = receipt_delay_ms
+        self.send_latency_ms = send_latency_ms
 
     async def send(self, message: Outgoing) -> Accepted:
+        if self.send_latency_ms:
+            await asyncio.sleep(self.send_latency_ms / 1000)
         outcome = magic_outcome(message.to)
         if outcome == "fail":
             raise ProviderError("invalid_recipient", "the sandbox refuses this recipient", transient=False)
