@@ -79,7 +79,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from gateway.bus_redis import CHANNEL_PREFIX
+from gateway.bus_wire import CHANNEL_PREFIX
 
 QUERY = "subscription { deliveryEvents { cursor messageId status occurredAt } }"
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -799,7 +799,7 @@ def read_tap(path: Path) -> dict[int, float]:
     seen: dict[int, float] = {}
     for line in path.read_text().splitlines():
         stamp, _, payload = line.partition("\t")
-        # gateway/bus_redis.py encode(): one message holds a list of [cursor, tenant_id, ...]
+        # gateway/bus_wire.py encode(): one message holds a list of [cursor, tenant_id, ...]
         for event in json.loads(payload):
             seen.setdefault(int(event[0]), float(stamp))
     return seen

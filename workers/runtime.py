@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import dramatiq
 
 from gateway.bus import EventPublisher
-from gateway.bus_redis import RedisPublisher
 from gateway.db import Database
 from gateway.queue import BrokerQueue
+from gateway.redis_publisher import RedisPublisher
 from gateway.settings import Settings
 from resolvers.delivery import Delivery
 from workers.providers.base import Provider

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import bus_redis
+from gateway import redis_publisher
 from gateway.bus import Listener, StatusEvent
-from gateway.bus_redis import PUBLISH_BATCH, RedisBus, messages_of
+from gateway.bus_redis import RedisBus
+from gateway.bus_wire import PUBLISH_BATCH, messages_of
 from tests.support.redis_server import REDIS_SERVER, RedisServer
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
@@ -72,7 +73,7 @@ async def test_listeners_get_their_tenants_events_in_order_with_every_field(bus:
 async def test_events_that_found_redis_down_go_out_first_once_it_is_back(
     bus: RedisBus, redis: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bus_redis, "RETRY_SECONDS", (60.0,))  # only the next publish takes them along
+    monkeypatch.setattr(redis_publisher, "RETRY_SECONDS", (60.0,))  # only the next publish takes them along
     listener = bus.listen(1)
     await _until_subscribed(listener)
     earlier, later = events_of(1, 3, 1), events_of(1, 2, 4)
