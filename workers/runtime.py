@@ -16,6 +16,7 @@ from resolvers.delivery import Delivery
 from workers.providers.base import Provider
 from workers.providers.registry import build_providers, close_providers
 from workers.providers.voice import VoiceProvider, build_voice_providers
+from workers.webhook_transport import close_clients as close_webhook_clients
 
 PROVIDER_SLOTS = 32
 
@@ -68,6 +69,7 @@ class RuntimeFactory:
         )
 
     async def close(self) -> None:
+        await close_webhook_clients()
         runtime = self._runtimes.pop(asyncio.get_running_loop(), None)
         if runtime is not None:
             await close_providers(runtime.providers)

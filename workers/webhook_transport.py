@@ -74,3 +74,9 @@ def client_for(settings: Settings) -> aiohttp.ClientSession:
     if session is None or session.closed:
         session = per_loop[settings.webhook_allow_private] = _session(settings.webhook_allow_private)
     return session
+
+
+async def close_clients() -> None:
+    """Closes this event loop's sessions (at worker shutdown): their pooled connections with them."""
+    for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()
