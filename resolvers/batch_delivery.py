@@ -35,10 +35,10 @@ async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoin
         if not rows:
             return []
         moves = [(row.campaign_id, row.id, row.previous_status) for row in rows]
-        await _move_counters(connection, moves, SENDING)
+        await move_counters(connection, moves, SENDING)
         firsts = [row for row in rows if row.attempts == 1]
         moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in firsts]
-        events = await _events(connection, moved, SENDING, now)
+        events = await record_events(connection, moved, SENDING, now)
         for row in rows:
             *fields, campaign_id, _before = row
             config = await delivery.config_for(connection, row.integration_id, row.channel, row.route)
@@ -71,16 +71,16 @@ async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) ->
     )  # fmt: skip
     async with delivery.db.writing() as connection:
         rows = sorted(await connection.execute(statement), key=lambda row: row.id)
-        await _move_counters(
+        await move_counters(
             connection, [(row.campaign_id, row.id, row.previous_status) for row in rows], SENT
         )
         moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in rows]
         details = {row.id: {"provider_message_id": row.provider_message_id} for row in rows}
-        events = await _events(connection, moved, SENT, now, details)
+        events = await record_events(connection, moved, SENT, now, details)
     await delivery.publish(events)
 
 
-async def _move_counters(
+async def move_counters(
     connection: AsyncConnection, moves: list[tuple[int | None, int, str | None]], after: str
 ) -> None:
     per_campaign: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
@@ -93,7 +93,7 @@ async def _move_counters(
             await campaign_counters.complete_if_finished(connection, campaign_id=campaign_id)
 
 
-async def _events(
+async def record_events(
     connection: AsyncConnection,
     moved: list[tuple[int, int, str, int | None]],
     status: str,

@@ -18,6 +18,7 @@ from resolvers.errors import BadRequest, Forbidden
 from resolvers.integrations import INTEGRATIONS, PLATFORM
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import MESSAGES
+from resolvers.receipt_batches import apply_receipt
 from resolvers.receipt_parsing import (
     clean,
     hub_signature_matches,
@@ -161,6 +162,7 @@ async def _apply(
     delivery: Delivery, provider: str, message_id: str, status: MessageStatus, error: tuple[str, str] | None
 ) -> bool:
     code, text = error if error and status in ERROR_STATUSES else (None, None)
-    return await delivery.receipt(
-        provider=provider, provider_message_id=message_id, status=status, error_code=code, error_message=text
-    )
+    return await apply_receipt(
+        delivery, provider=provider, provider_message_id=message_id, status=status, error_code=code,
+        error_message=text,
+    )  # fmt: skip

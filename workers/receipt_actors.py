@@ -9,6 +9,7 @@ from gateway.queue import queue_of
 from resolvers import receipts
 from resolvers.errors import DomainError
 from resolvers.message_status import MessageStatus
+from resolvers.receipt_batches import apply_receipt as apply_grouped
 from workers.providers.base import StatusLookup
 from workers.runtime import RuntimeFactory
 
@@ -36,7 +37,8 @@ def register_receipt_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -
         error_code: str | None,
         error_message: str | None,
     ) -> None:
-        known = await runtimes.current().delivery.receipt(
+        known = await apply_grouped(
+            runtimes.current().delivery,
             provider=provider,
             provider_message_id=provider_message_id,
             status=MessageStatus(status),

@@ -1,0 +1,101 @@
+"""Delivery receipts applied many at a time: those that arrive together share one transaction.
+
+A provider reports each message on its own (a callback, a sandbox receipt), so a busy pipeline
+gets as many receipts as messages. Receipts without an error are grouped (`gateway.group_commit`):
+one lookup of their messages, one UPDATE per target status, one counter move per campaign, one
+multi-row event INSERT and one publish, with the guarantees of `Delivery.receipt` row by row.
+A receipt carrying an error goes alone through `Delivery.receipt`, which records the error.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.bus import StatusEvent
+from gateway.db import Database
+from gateway.group_commit import group_commit
+from resolvers.batch_delivery import move_counters, record_events
+from resolvers.delivery import Delivery
+from resolvers.message_status import RANK, MessageStatus, predecessors
+from resolvers.message_store import MESSAGES
+
+BATCH_SIZE = 200  # receipts in one transaction
+WRITERS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    delivery: Delivery  # the process's delivery service: its database and bus
+    provider: str
+    provider_message_id: str
+    status: MessageStatus
+
+
+async def apply_receipt(
+    delivery: Delivery,
+    *,
+    provider: str,
+    provider_message_id: str,
+    status: MessageStatus,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """`Delivery.receipt`, grouped with the receipts that arrive meanwhile; False when no message
+    has this provider id (yet)."""
+    if error_code:
+        return await delivery.receipt(
+            provider=provider, provider_message_id=provider_message_id, status=status,
+            error_code=error_code, error_message=error_message,
+        )  # fmt: skip
+    writer = group_commit(delivery.db, apply_receipts, batch_size=BATCH_SIZE, concurrency=WRITERS)
+    return await writer.submit(Receipt(delivery, provider, provider_message_id, status))
+
+
+async def apply_receipts(db: Database, receipts: list[Receipt]) -> list[bool | BaseException]:
+    """Whether each receipt's message exists, in order; each existing one moved if it moves forward."""
+    now = datetime.now(UTC)
+    events: list[StatusEvent] = []
+    async with db.writing() as connection:
+        ids = await _message_ids(connection, receipts)
+        targets: dict[MessageStatus, set[int]] = defaultdict(set)
+        for receipt in receipts:
+            message_id = ids.get((receipt.provider, receipt.provider_message_id))
+            if message_id is not None:
+                targets[receipt.status].add(message_id)
+        for status in sorted(targets, key=lambda target: RANK[target]):  # delivered before read
+            events += await _move(connection, sorted(targets[status]), status, now)
+    if events:
+        await receipts[0].delivery.publish(events)  # one delivery service per process and loop
+    return [(receipt.provider, receipt.provider_message_id) in ids for receipt in receipts]
+
+
+async def _message_ids(connection: AsyncConnection, receipts: list[Receipt]) -> dict[tuple[str, str], int]:
+    keys = sorted({(receipt.provider, receipt.provider_message_id) for receipt in receipts})
+    query = select(MESSAGES.c.provider, MESSAGES.c.provider_message_id, MESSAGES.c.id).where(
+        tuple_(MESSAGES.c.provider, MESSAGES.c.provider_message_id).in_(keys)
+    )
+    return {(row.provider, row.provider_message_id): row.id for row in await connection.execute(query)}
+
+
+async def _move(
+    connection: AsyncConnection, message_ids: list[int], target: MessageStatus, now: datetime
+) -> list[StatusEvent]:
+    """Moves to `target` those of the messages for which it is a forward move; their events."""
+    statement = (
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(message_ids), MESSAGES.c.status.in_(predecessors(target)))
+        .values(status=target.value, previous_status=MESSAGES.c.status, updated_at=now)
+        .returning(MESSAGES.c.id, MESSAGES.c.tenant_id, MESSAGES.c.channel, MESSAGES.c.campaign_id,
+                   MESSAGES.c.previous_status)
+    )  # fmt: skip
+    rows = sorted(await connection.execute(statement), key=lambda row: row.id)
+    await move_counters(
+        connection, [(row.campaign_id, row.id, row.previous_status) for row in rows], target.value
+    )
+    moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in rows]
+    return await record_events(connection, moved, target.value, now)

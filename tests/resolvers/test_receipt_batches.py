@@ -1,0 +1,75 @@
+"""Receipts applied together: each message moves forward once per status, in order, with its event;
+a receipt for an unknown provider id says so (the actor retries it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from gateway.bus import EventBus
+from gateway.db import Database
+from resolvers.delivery import Delivery
+from resolvers.message_status import MessageStatus
+from resolvers.message_store import EVENTS, MESSAGES
+from resolvers.receipt_batches import Receipt, apply_receipt, apply_receipts
+from tests.support.databases import migrated_database
+from tests.support.messaging import sending_tenant, stored_message
+
+DELIVERED, READ = MessageStatus.DELIVERED, MessageStatus.READ
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(tmp_path) as database:
+        yield database
+
+
+async def test_receipts_of_one_batch_move_each_message_in_order(db: Database) -> None:
+    tenant, integration_id = await sending_tenant(db)
+    first, second = [
+        await stored_message(
+            db, tenant.id, integration_id, to=f"+4074000003{n}", status="sent", provider_message_id=f"SB{n}"
+        )
+        for n in range(2)
+    ]
+    bus = EventBus()
+    listener = bus.listen(tenant.id)
+    delivery = Delivery(db, db.settings, bus)
+    batch = [Receipt(delivery, "sandbox", "SB0", READ), Receipt(delivery, "sandbox", "SB0", DELIVERED),
+             Receipt(delivery, "sandbox", "SB1", DELIVERED), Receipt(delivery, "sandbox", "SB1", DELIVERED),
+             Receipt(delivery, "sandbox", "SB-unknown", DELIVERED)]  # fmt: skip
+
+    assert await apply_receipts(db, batch) == [True, True, True, True, False]
+
+    async with db.reading() as connection:
+        statuses = dict((await connection.execute(select(MESSAGES.c.id, MESSAGES.c.status))).all())
+        stored = (
+            await connection.execute(select(EVENTS.c.message_id, EVENTS.c.status).order_by(EVENTS.c.id))
+        ).all()
+    assert statuses == {first: "read", second: "delivered"}
+    assert [tuple(row) for row in stored] == [(first, "delivered"), (second, "delivered"), (first, "read")]
+    await asyncio.sleep(0)  # the bus hands events over at the next turn of the loop
+    assert [(event.message_id, event.status) for event in listener.drain()] == [tuple(row) for row in stored]
+    listener.close()
+
+
+async def test_concurrent_receipts_share_a_transaction_and_answer_each(db: Database) -> None:
+    tenant, integration_id = await sending_tenant(db)
+    for n in range(20):
+        await stored_message(db, tenant.id, integration_id, to=f"+407400001{n:02d}", status="sent",
+                             provider_message_id=f"SBc{n}")  # fmt: skip
+    delivery = Delivery(db, db.settings, None)
+
+    known = await asyncio.gather(
+        *(apply_receipt(delivery, provider="sandbox", provider_message_id=f"SBc{n}", status=DELIVERED)
+          for n in range(21))  # the last one names no message
+    )  # fmt: skip
+
+    assert known == [True] * 20 + [False]
+    async with db.reading() as connection:
+        query = select(MESSAGES.c.status).where(MESSAGES.c.tenant_id == tenant.id)
+        assert set((await connection.execute(query)).scalars()) == {"delivered"}
