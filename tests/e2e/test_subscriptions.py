@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.server import ServerProcess, run_cli
+from tests.support.server import ServerProcess, run_cli, start_server
 from tests.support.ws_client import LEGACY_WS, GraphQLSocket, SubscriptionError, rejected_with
 
 pytestmark = pytest.mark.e2e
@@ -175,7 +177,17 @@ async def test_another_tenant_sees_nothing(server: ServerProcess, fresh_database
         assert invalid.value.codes == ["invalid_query"]
 
 
-async def test_campaign_progress(server: ServerProcess) -> None:
+@pytest.fixture
+def slow_sandbox_server(tmp_path: Path, fresh_database_url: str | None) -> Iterator[ServerProcess]:
+    """A sandbox whose sends take a provider's round trip: without it, 40 emails can go from
+    `draft` to `completed` inside one coalescing window, and no progress in between is seen."""
+    process = start_server(tmp_path / "data", fresh_database_url, WECONN_SANDBOX_SEND_LATENCY_MS="300")
+    yield process
+    process.stop()
+
+
+async def test_campaign_progress(slow_sandbox_server: ServerProcess) -> None:
+    server = slow_sandbox_server
     headers = {"X-API-Key": server.demo_key}
     api = f"{server.base_url}/api/v1/integrations"
     async with httpx.AsyncClient(headers=headers) as client:
