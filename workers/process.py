@@ -12,7 +12,6 @@ import uvloop
 from dramatiq.asyncio import get_event_loop_thread
 
 from gateway.db import Database
-from gateway.gc_tuning import settle_heap
 from gateway.queue import QUEUES, BrokerQueue
 from gateway.settings import Settings
 from workers.actors import register_actors
@@ -48,7 +47,6 @@ def run_worker(settings: Settings, *, threads: int, queues: frozenset[str] | Non
         target=_sweep_until, args=(settings, broker, stop), name="sweeper", daemon=True
     )
     sweeper.start()
-    settle_heap()
     logger.warning("weconn worker consuming %s with %d threads", ", ".join(sorted(queues or QUEUES)), threads)
     stop.wait()
     loop_thread = get_event_loop_thread()
