@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from gateway.db_ping import ping_when_idle
 from gateway.settings import Settings
 
 POOL_TIMEOUT_SECONDS = 10  # a caller waits this long for a free connection, then gets a 503
+WRITE_LOCK_WAIT_SECONDS = 60  # SQLite: a writer waits this long for the one before it, then fails
 
 
 def is_sqlite(url: str) -> bool:
@@ -43,15 +45,19 @@ def _sqlite_writer(url: str) -> threading.Lock:
 
 
 async def _acquire(lock: threading.Lock) -> None:
-    """Takes a thread lock without blocking the event loop, and never leaks it to a cancellation."""
+    """Takes a thread lock without blocking the event loop, and never leaks it to a cancellation.
+    A writer that holds it for WRITE_LOCK_WAIT_SECONDS is stuck: the waiter fails instead of hanging."""
     if lock.acquire(blocking=False):
         return
-    waiting = asyncio.get_running_loop().run_in_executor(None, lock.acquire)
+    wait = functools.partial(lock.acquire, timeout=WRITE_LOCK_WAIT_SECONDS)
+    waiting = asyncio.get_running_loop().run_in_executor(None, wait)
     try:
-        await asyncio.shield(waiting)
+        acquired = await asyncio.shield(waiting)
     except asyncio.CancelledError:
-        waiting.add_done_callback(lambda _done: lock.release())
+        waiting.add_done_callback(lambda done: lock.release() if done.result() else None)
         raise
+    if not acquired:
+        raise TimeoutError(f"the SQLite writer lock stayed taken for {WRITE_LOCK_WAIT_SECONDS} s")
 
 
 def dump_json(value: Any) -> str:
