@@ -81,6 +81,8 @@ def group_commit(
     key = (id(db), write_many)
     writer: GroupCommit[Item, Outcome] | None = writers.get(key)
     if writer is None:
-        writer = GroupCommit(db, write_many, batch_size=batch_size, concurrency=concurrency)
+        # SQLite takes one writer at a time: a second would only wait for its lock in a thread.
+        at_once = 1 if db.is_sqlite else concurrency
+        writer = GroupCommit(db, write_many, batch_size=batch_size, concurrency=at_once)
         writers[key] = writer
     return writer

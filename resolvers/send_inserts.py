@@ -23,7 +23,7 @@ from resolvers.context import Context
 from resolvers.message_store import Stored, hand_over_planned, insert_planned
 
 BATCH_SIZE = 200  # sends in one transaction
-WRITERS = 2  # transactions in flight at once on PostgreSQL
+WRITERS = 2  # transactions in flight at once (on SQLite, one: see group_commit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,7 @@ _handing_over: set[asyncio.Future[None]] = set()  # strong references until each
 async def store_send(ctx: Context, plan: Plan, item: Draft) -> Stored:
     """Writes one `queued` message with its event, commits and hands it to the workers."""
     pending = PendingSend(plan, item, ctx.bus, ctx.task_queue())
-    writers = 1 if ctx.db.is_sqlite else WRITERS  # SQLite takes one writer at a time anyway
-    writer = group_commit(ctx.db, store_sends, batch_size=BATCH_SIZE, concurrency=writers)
+    writer = group_commit(ctx.db, store_sends, batch_size=BATCH_SIZE, concurrency=WRITERS)
     written = await writer.submit(pending)
     await asyncio.shield(written.handed_over)
     return written.stored
