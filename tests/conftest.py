@@ -12,8 +12,14 @@ from gateway.app import create_app
 from gateway.db import Database
 from gateway.migrate import upgrade_to_head
 from gateway.settings import Settings
+from tests.support import task_dump
 from tests.support.databases import create_database, drop_database
 from tests.support.tenants import TenantKeys, new_tenant
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`kill -USR1` a stuck suite for its tasks' stacks (tests/support/task_dump.py)."""
+    task_dump.install(Path(config.option.basetemp or "."))
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,6 @@ import asyncio
 import logging
 import random
 
-import dramatiq
-
 from gateway.db_retry import retrying
 from resolvers.batch_delivery import claim_many, sent_many
 from resolvers.delivery import Outgoing
@@ -26,7 +24,7 @@ class SendDeferred(Exception):
     """Raised to have Dramatiq retry the send later, with backoff."""
 
 
-def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
+def register_actors(runtimes: RuntimeFactory) -> None:
     settings = runtimes.settings
 
     async def send_message(message_id: int) -> None:
@@ -52,21 +50,21 @@ def register_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
         # The providers took these: their record must not be lost to a deadlock (a resend follows).
         await retrying(lambda: sent_many(runtime.delivery, accepted), what="record sends")
 
-    dramatiq.actor(broker=broker, actor_name=SEND_GROUP_ACTOR, max_retries=0)(send_messages)
+    runtimes.actor(send_messages, actor_name=SEND_GROUP_ACTOR, max_retries=0)
 
-    dramatiq.actor(
-        broker=broker,
+    runtimes.actor(
+        send_message,
         actor_name="send_message",
         max_retries=settings.send_max_attempts,
         min_backoff=settings.send_retry_base_ms,
         max_backoff=settings.send_retry_base_ms * 2**settings.send_max_attempts,
         retry_when=lambda _retries, error: isinstance(error, SendDeferred),
-    )(send_message)
+    )
 
-    register_receipt_actors(broker, runtimes)
-    register_call_actors(broker, runtimes)
-    register_campaign_actors(broker, runtimes)
-    register_webhook_actors(broker, runtimes)
+    register_receipt_actors(runtimes)
+    register_call_actors(runtimes)
+    register_campaign_actors(runtimes)
+    register_webhook_actors(runtimes)
 
 
 async def _attempt(runtime: WorkerRuntime, message: Outgoing) -> str | None:

@@ -12,7 +12,6 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
-from dramatiq.middleware import AsyncIO
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -78,7 +77,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")
-    broker.add_middleware(AsyncIO())
+    # No AsyncIO middleware: each worker pool runs its async actors on a loop of its own
+    # (workers.actor_loop), not on Dramatiq's one per-process loop.
     return broker
 
 

@@ -7,7 +7,6 @@ import logging
 import random
 from datetime import UTC, datetime
 
-import dramatiq
 from sqlalchemy import update
 
 from gateway.queue import queue_of
@@ -26,7 +25,7 @@ from workers.webhook_transport import client_for
 logger = logging.getLogger("weconn.calls")
 
 
-def register_call_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
+def register_call_actors(runtimes: RuntimeFactory) -> None:
     settings = runtimes.settings
 
     async def place_call(call_id: int) -> None:
@@ -95,14 +94,14 @@ def register_call_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> N
                 return
 
     retries = settings.receipt_ahead_retries
-    dramatiq.actor(broker=broker, actor_name=PLACE_CALL_ACTOR, queue_name=queue_of(PLACE_CALL_ACTOR),
-                   max_retries=0)(place_call)  # fmt: skip
-    dramatiq.actor(
-        broker=broker, actor_name=CALL_STATUS_ACTOR, queue_name=queue_of(CALL_STATUS_ACTOR),
+    runtimes.actor(place_call, actor_name=PLACE_CALL_ACTOR, queue_name=queue_of(PLACE_CALL_ACTOR),
+                   max_retries=0)  # fmt: skip
+    runtimes.actor(
+        apply_call_status, actor_name=CALL_STATUS_ACTOR, queue_name=queue_of(CALL_STATUS_ACTOR),
         max_retries=retries, min_backoff=200, max_backoff=200 * 2**retries,
-    )(apply_call_status)  # fmt: skip
-    dramatiq.actor(broker=broker, actor_name=CALLBACK_ACTOR, queue_name=queue_of(CALLBACK_ACTOR),
-                   max_retries=3)(deliver_call_callbacks)  # fmt: skip
+    )  # fmt: skip
+    runtimes.actor(deliver_call_callbacks, actor_name=CALLBACK_ACTOR, queue_name=queue_of(CALLBACK_ACTOR),
+                   max_retries=3)  # fmt: skip
 
 
 async def _place_again(runtime: WorkerRuntime, call_id: int, attempts: int) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import dramatiq
-
 from gateway.queue import queue_of
 from resolvers.campaign_fanout import FanOut
 from resolvers.campaigns import FAN_OUT_ACTOR
@@ -15,7 +13,7 @@ logger = logging.getLogger("weconn.campaigns")
 FAN_OUT_TIME_LIMIT_MS = 6 * 3600 * 1000  # a million contacts take minutes; never cut one short
 
 
-def register_campaign_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
+def register_campaign_actors(runtimes: RuntimeFactory) -> None:
     async def fan_out_campaign(campaign_id: int) -> None:
         runtime = runtimes.current()
         fan_out = FanOut(
@@ -29,10 +27,10 @@ def register_campaign_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) 
         step = await fan_out.run()
         logger.info("campaign %d fan-out: %s after %d chunks", campaign_id, step.value, fan_out.chunks)
 
-    dramatiq.actor(
-        broker=broker,
+    runtimes.actor(
+        fan_out_campaign,
         actor_name=FAN_OUT_ACTOR,
         queue_name=queue_of(FAN_OUT_ACTOR),
         max_retries=20,
         time_limit=FAN_OUT_TIME_LIMIT_MS,
-    )(fan_out_campaign)
+    )

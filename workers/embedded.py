@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 
 import dramatiq
-from dramatiq.asyncio import get_event_loop_thread
 
 from gateway.bus import EventPublisher
 from gateway.db import Database
@@ -28,7 +27,7 @@ class WorkerPool:
         self.settings = settings
         self.broker = broker
         self.runtimes = RuntimeFactory(settings, broker, bus)
-        register_actors(broker, self.runtimes)
+        register_actors(self.runtimes)
         self.threads = threads
         self._worker: dramatiq.Worker | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -37,6 +36,7 @@ class WorkerPool:
         self._stop = asyncio.Event()
 
     def start_workers(self) -> None:
+        self.runtimes.start()
         self._worker = dramatiq.Worker(self.broker, worker_threads=self.threads, worker_timeout=100)
         self._worker.start()
 
@@ -55,9 +55,7 @@ class WorkerPool:
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._worker is not None:
-            loop_thread = get_event_loop_thread()
-            if loop_thread is not None:
-                await asyncio.to_thread(loop_thread.run_coroutine, self.runtimes.close())
+        if self._worker is not None:  # the messages in hand finish, then the actors' loop ends
             await asyncio.to_thread(self._worker.stop)
             self._worker = None
+            await asyncio.to_thread(self.runtimes.stop)

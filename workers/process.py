@@ -9,7 +9,6 @@ import threading
 
 import dramatiq
 import uvloop
-from dramatiq.asyncio import get_event_loop_thread
 
 from gateway.db import Database
 from gateway.queue import QUEUES, BrokerQueue
@@ -31,17 +30,18 @@ def run_worker(settings: Settings, *, threads: int, queues: frozenset[str] | Non
         raise SystemExit(
             "weconn worker needs WECONN_REDIS_URL (embedded mode runs workers inside weconn serve)"
         )
-    # Dramatiq's event-loop thread (and the sweeper's) make their loops through the policy:
+    # The actors' event-loop thread (and the sweeper's) make their loops through the policy:
     # uvloop's transports and scheduling cost a fraction of asyncio's per provider request.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     broker = build_broker(settings)
     runtimes = RuntimeFactory(settings, broker, bus=None)
-    register_actors(broker, runtimes)
+    register_actors(runtimes)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     consumed = set(queues) if queues else None  # None: every queue
     worker = dramatiq.Worker(broker, queues=consumed, worker_threads=threads, worker_timeout=100)
+    runtimes.start()
     worker.start()
     sweeper = threading.Thread(
         target=_sweep_until, args=(settings, broker, stop), name="sweeper", daemon=True
@@ -49,10 +49,8 @@ def run_worker(settings: Settings, *, threads: int, queues: frozenset[str] | Non
     sweeper.start()
     logger.warning("weconn worker consuming %s with %d threads", ", ".join(sorted(queues or QUEUES)), threads)
     stop.wait()
-    loop_thread = get_event_loop_thread()
-    if loop_thread is not None:
-        loop_thread.run_coroutine(runtimes.close())
-    worker.stop()
+    worker.stop()  # the messages in hand finish first
+    runtimes.stop()
     sweeper.join(timeout=10)
     broker.close()
 

@@ -22,7 +22,7 @@ class ReceiptAhead(dramatiq.Retry):
     sweeper (which asks the provider) is what settles the message. A `Retry`: not logged as an error."""
 
 
-def register_receipt_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
+def register_receipt_actors(runtimes: RuntimeFactory) -> None:
     retries = runtimes.settings.receipt_ahead_retries
     ahead = {
         "max_retries": retries,
@@ -75,17 +75,13 @@ def register_receipt_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -
             )
 
     receipt_queue = queue_of(receipts.RECEIPT_ACTOR)
-    dramatiq.actor(broker=broker, actor_name=receipts.RECEIPT_ACTOR, queue_name=receipt_queue, **ahead)(
-        apply_receipt
-    )
-    dramatiq.actor(
-        broker=broker,
+    runtimes.actor(apply_receipt, actor_name=receipts.RECEIPT_ACTOR, queue_name=receipt_queue, **ahead)
+    runtimes.actor(
+        recheck_twilio_status,
         actor_name=receipts.TWILIO_RECHECK_ACTOR,
         queue_name=queue_of(receipts.TWILIO_RECHECK_ACTOR),
         throws=(DomainError,),  # a bad signature will not get better
         **ahead,
-    )(recheck_twilio_status)
-    reconciling = queue_of("reconcile_message")
-    dramatiq.actor(broker=broker, actor_name="reconcile_message", queue_name=reconciling, max_retries=3)(
-        reconcile_message
     )
+    reconciling = queue_of("reconcile_message")
+    runtimes.actor(reconcile_message, actor_name="reconcile_message", queue_name=reconciling, max_retries=3)

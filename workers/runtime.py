@@ -13,6 +13,7 @@ from gateway.queue import BrokerQueue
 from gateway.redis_publisher import RedisPublisher
 from gateway.settings import Settings
 from resolvers.delivery import Delivery
+from workers.actor_loop import ActorLoop
 from workers.providers.base import Provider
 from workers.providers.registry import build_providers, close_providers
 from workers.providers.voice import VoiceProvider, build_voice_providers
@@ -36,13 +37,24 @@ class WorkerRuntime:
 
 
 class RuntimeFactory:
-    """Database engines belong to one event loop; actors ask for the runtime of theirs."""
+    """A worker pool's actors, their own event loop, and what they need on it (database engines
+    belong to one event loop; actors ask for the runtime of theirs)."""
 
     def __init__(self, settings: Settings, broker: dramatiq.Broker, bus: EventPublisher | None) -> None:
         self.settings = settings
         self.broker = broker
         self.bus = bus
+        self.loop = ActorLoop(broker)
+        self.actor = self.loop.actor  # registers an async actor that runs on this pool's loop
         self._runtimes: dict[asyncio.AbstractEventLoop, WorkerRuntime] = {}
+
+    def start(self) -> None:
+        """Before the Dramatiq worker starts."""
+        self.loop.start()
+
+    def stop(self) -> None:
+        """After the Dramatiq worker stopped (blocking: call it from a thread of its own)."""
+        self.loop.stop(self.close)
 
     def current(self) -> WorkerRuntime:
         loop = asyncio.get_running_loop()

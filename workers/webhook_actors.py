@@ -17,8 +17,6 @@ import asyncio
 import logging
 import weakref
 
-import dramatiq
-
 from gateway.db import Database
 from gateway.group_commit import GroupCommit
 from gateway.queue import TaskQueue, queue_of
@@ -77,7 +75,7 @@ async def complete(recorder: Recorder, claimed: Claimed) -> None:
     await recorder.record(claimed, outcome)
 
 
-def register_webhook_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -> None:
+def register_webhook_actors(runtimes: RuntimeFactory) -> None:
     async def deliver_webhook(*delivery_ids: int) -> None:
         runtime = runtimes.current()
         claimed = await claim_many(runtime.db, runtime.settings, delivery_ids)
@@ -96,9 +94,9 @@ def register_webhook_actors(broker: dramatiq.Broker, runtimes: RuntimeFactory) -
 
     # No Dramatiq retries: the retry schedule is the delivery's own, and a crashed attempt's lease
     # runs out, after which the dispatcher hands the delivery out again.
-    dramatiq.actor(
-        broker=broker, actor_name=DELIVER_ACTOR, queue_name=queue_of(DELIVER_ACTOR), max_retries=0
-    )(deliver_webhook)
+    runtimes.actor(
+        deliver_webhook, actor_name=DELIVER_ACTOR, queue_name=queue_of(DELIVER_ACTOR), max_retries=0
+    )
 
 
 def _finished(task: asyncio.Task[None], slots: asyncio.Semaphore) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from dramatiq.asyncio import get_event_loop_thread, set_event_loop_thread
 
 from gateway.app import create_app
 from gateway.migrate import upgrade_to_head
@@ -36,27 +35,15 @@ def webhook_settings(database_url: str, data_dir: Path, **overrides: Any) -> Set
 
 @asynccontextmanager
 async def webhook_service(data_dir: Path, **overrides: Any) -> AsyncIterator[Any]:
-    """Safe beside the session's `app`: Dramatiq keeps one event loop thread per process, which
-    each worker pool replaces when it starts and stops when it stops. While this service runs, both
-    services' actors share the loop that was there; its own loop thread is the one its shutdown stops."""
+    """A second service with its own database and workers, beside the session's `app` (each worker
+    pool runs its actors on a loop of its own, so the two never share one)."""
     url = await create_database(data_dir)
     application = create_app(webhook_settings(url, data_dir, **overrides))
     await upgrade_to_head(application.state.db.engine)
-    shared = get_event_loop_thread()
     try:
         async with application.router.lifespan_context(application):
-            own = get_event_loop_thread()
-            if shared is not None:
-                set_event_loop_thread(shared)
-            try:
-                yield application
-            finally:
-                if shared is not None:  # this service's runtime on the shared loop; then its own loop
-                    await asyncio.to_thread(shared.run_coroutine, application.state.workers.runtimes.close())
-                    set_event_loop_thread(own)
+            yield application
     finally:
-        if shared is not None:
-            set_event_loop_thread(shared)
         await drop_database(url)
 
 
