@@ -21,6 +21,7 @@ from gateway.body_limit import BodySizeLimit
 from gateway.bus import EventBus
 from gateway.bus_redis import RedisBus
 from gateway.db import Database
+from gateway.gc_tuning import settle_heap
 from gateway.queue import BrokerQueue
 from gateway.services import Services
 from gateway.settings import Settings
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
         relay_stop = asyncio.Event()
         redis_bus = bus if isinstance(bus, RedisBus) else None
         relay = asyncio.create_task(redis_bus.relay(relay_stop)) if redis_bus is not None else None
+        settle_heap()
         yield
         if redis_bus is not None and relay is not None:
             relay_stop.set()

@@ -11,6 +11,7 @@ import dramatiq
 import uvloop
 
 from gateway.db import Database
+from gateway.gc_tuning import settle_heap
 from gateway.queue import QUEUES, BrokerQueue
 from gateway.settings import Settings
 from workers.actors import register_actors
@@ -47,6 +48,7 @@ def run_worker(settings: Settings, *, threads: int, queues: frozenset[str] | Non
         target=_sweep_until, args=(settings, broker, stop), name="sweeper", daemon=True
     )
     sweeper.start()
+    settle_heap()
     logger.warning("weconn worker consuming %s with %d threads", ", ".join(sorted(queues or QUEUES)), threads)
     stop.wait()
     worker.stop()  # the messages in hand finish first

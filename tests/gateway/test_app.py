@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 
 from gateway import db as db_module
 from gateway.app import create_app
+from gateway.gc_tuning import YOUNG_THRESHOLD
 from gateway.settings import Settings
 from tests.support.tenants import TenantKeys
 
@@ -81,3 +83,9 @@ async def test_an_exhausted_connection_pool_is_a_503_to_retry(
     assert rest.headers["retry-after"] == "1"
     assert rest.json()["error"]["code"] == "service_unavailable"
     assert graphql.json()["errors"][0]["extensions"]["code"] == "service_unavailable", graphql.text
+
+
+def test_start_up_leaves_its_heap_out_of_the_collectors_way(app: object) -> None:
+    """The `app` fixture ran the lifespan: what start-up built is frozen, young collections are rarer."""
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
