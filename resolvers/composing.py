@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.tables import OptOut
 from gateway.tables.columns import table_of
+from resolvers import plan_cache
 from resolvers.addresses import normalize_recipient
 from resolvers.context import Context
 from resolvers.errors import ValidationFailed, field_error
@@ -28,6 +29,10 @@ TAG = re.compile(r"<[^>]+>")
 
 class RecipientOptedOut(ValidationFailed):
     code = "recipient_opted_out"
+
+
+def opted_out_error(address: str, channel: str) -> RecipientOptedOut:
+    return RecipientOptedOut(f"{address} opted out of {channel}", fields={"to": ["opted out"]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +57,7 @@ class Draft:
 async def plan(ctx: Context, fields: ContentFields, connection: AsyncConnection) -> Plan:
     """The route and template of a send, read on `connection` (the request's one read connection)."""
     tenant_id = ctx.require("send").tenant_id
-    if fields.template_key is None and fields.body is None:
-        message = "give template_key or body"
-        raise ValidationFailed(message, fields={"template_key": [message], "body": [message]})
+    require_content(fields)
     route = await resolve_route(
         connection,
         ctx.settings,
@@ -71,6 +74,30 @@ async def plan(ctx: Context, fields: ContentFields, connection: AsyncConnection)
         if template.channel != fields.channel:
             raise field_error("template_key", f"'{template.key}' is a {template.channel} template")
     return Plan(tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields)
+
+
+async def cached_plan(ctx: Context, fields: ContentFields) -> Plan:
+    """`plan`, from `plan_cache` when a send on the same route read it a moment ago."""
+    tenant_id = ctx.require("send").tenant_id
+    require_content(fields)
+    template_key = fields.template_key if fields.body is None else None
+    key = (ctx.db.url, tenant_id, fields.channel, fields.integration_id, fields.sms_routing, template_key)
+    found = plan_cache.kept(key)
+    if found is not None:
+        route, template = found
+        return Plan(
+            tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields
+        )
+    async with ctx.db.reading() as connection:
+        planned = await plan(ctx, fields, connection)
+    plan_cache.keep(key, planned.route, planned.template)
+    return planned
+
+
+def require_content(fields: ContentFields) -> None:
+    if fields.template_key is None and fields.body is None:
+        message = "give template_key or body"
+        raise ValidationFailed(message, fields={"template_key": [message], "body": [message]})
 
 
 def draft(plan: Plan, to: str, variables: dict[str, Any], *, field_prefix: str = "") -> Draft:

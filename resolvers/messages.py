@@ -10,7 +10,16 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from resolvers import idempotency
-from resolvers.composing import Draft, Plan, RecipientOptedOut, draft, opted_out, plan
+from resolvers.composing import (
+    Draft,
+    Plan,
+    RecipientOptedOut,
+    cached_plan,
+    draft,
+    opted_out,
+    opted_out_error,
+    plan,
+)
 from resolvers.context import Context
 from resolvers.errors import DomainError, PayloadTooLarge, ValidationFailed
 from resolvers.message_fields import MAX_BATCH, BatchFields, RecipientFields, SendFields
@@ -73,14 +82,15 @@ class Outcome(Generic[ResultT]):
 async def send_message(
     ctx: Context, *, fields: SendFields, idempotency_key: str | None = None
 ) -> Outcome[Accepted]:
+    if idempotency_key is None:  # shares a transaction, and its opt-out check, with concurrent sends
+        sending = await cached_plan(ctx, fields)
+        stored = await store_send(ctx, sending, draft(sending, fields.to, fields.variables))
+        return Outcome(_accepted(sending, stored))
     async with ctx.db.reading() as connection:  # one checkout for every read of the request
         sending = await plan(ctx, fields, connection)
         item = draft(sending, fields.to, fields.variables)
         if await opted_out(connection, sending, [item.to]):
-            raise RecipientOptedOut(f"{item.to} opted out of {fields.channel}", fields={"to": ["opted out"]})
-    if idempotency_key is None:  # shares a transaction with the sends that come with it
-        stored = await store_send(ctx, sending, item)
-        return Outcome(_accepted(sending, stored))
+            raise opted_out_error(item.to, fields.channel)
     claim = await _claim(ctx, sending.tenant_id, "send", fields.model_dump(mode="json"), idempotency_key)
     if isinstance(claim, idempotency.Replay):
         return Outcome(Accepted.from_json(claim.data), replayed=True)

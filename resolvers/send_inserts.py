@@ -18,7 +18,7 @@ from gateway.bus import EventPublisher
 from gateway.db import Database
 from gateway.group_commit import group_commit
 from gateway.queue import TaskQueue
-from resolvers.composing import Draft, Plan
+from resolvers.composing import Draft, Plan, opted_out, opted_out_error
 from resolvers.context import Context
 from resolvers.message_store import Stored, hand_over_planned, insert_planned
 
@@ -68,10 +68,25 @@ async def store_sends(db: Database, pending: list[PendingSend]) -> list[Written 
     return [item if isinstance(item, BaseException) else Written(item, handed_over) for item in stored]
 
 
-async def _insert(db: Database, pending: list[PendingSend]) -> list[Stored]:
+async def _insert(db: Database, pending: list[PendingSend]) -> list[Stored | BaseException]:
+    """The batch's opt-outs are checked in its own transaction: one query per tenant and channel."""
     async with db.writing() as connection:
-        planned = [(send.plan, send.item) for send in pending]
-        return await insert_planned(connection, planned, now=datetime.now(UTC))
+        refused: set[int] = set()
+        for _, group in groupby(sorted(enumerate(pending), key=_route_of), key=_route_of):
+            sends = list(group)
+            addresses = await opted_out(connection, sends[0][1].plan, [send.item.to for _, send in sends])
+            refused |= {index for index, send in sends if send.item.to in addresses}
+        accepted = [send for index, send in enumerate(pending) if index not in refused]
+        planned = [(send.plan, send.item) for send in accepted]
+        stored = iter(await insert_planned(connection, planned, now=datetime.now(UTC)) if planned else [])
+    return [
+        opted_out_error(send.item.to, send.plan.channel) if index in refused else next(stored)
+        for index, send in enumerate(pending)
+    ]
+
+
+def _route_of(indexed: tuple[int, PendingSend]) -> tuple[int, str]:
+    return indexed[1].plan.tenant_id, indexed[1].plan.channel
 
 
 async def _alone(db: Database, send: PendingSend) -> Stored | BaseException:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.tables import Template
 from gateway.tables.columns import table_of
+from resolvers import plan_cache
 from resolvers.context import Context
 from resolvers.errors import Conflict, NotFound, ValidationFailed, field_error
 from resolvers.rendering import declared_variables
@@ -112,6 +113,7 @@ async def create_template(ctx: Context, *, fields: TemplateFields) -> TemplateRe
         raise Conflict(
             f"a template with key '{fields.key}' exists", fields={"key": ["already used"]}
         ) from None
+    plan_cache.forget(tenant_id)
     return TemplateRecord.from_row(row)
 
 
@@ -130,6 +132,7 @@ async def update_template(ctx: Context, *, key: str, fields: TemplateFields) -> 
         changes["updated_at"] = datetime.now(UTC)
         statement = update(TEMPLATES).where(TEMPLATES.c.id == current.id).values(changes).returning(*COLUMNS)
         row = (await connection.execute(statement)).one()
+    plan_cache.forget(tenant_id)
     return TemplateRecord.from_row(row)
 
 
@@ -139,6 +142,7 @@ async def delete_template(ctx: Context, *, key: str) -> str:
     async with ctx.db.writing() as connection:
         if (await connection.execute(statement.returning(TEMPLATES.c.id))).first() is None:
             raise NotFound(f"template '{key}' not found")
+    plan_cache.forget(tenant_id)
     return key
 
 
