@@ -58,6 +58,28 @@ async def plan(ctx: Context, fields: ContentFields, connection: AsyncConnection)
     """The route and template of a send, read on `connection` (the request's one read connection)."""
     tenant_id = ctx.require("send").tenant_id
     require_content(fields)
+    route, template = await _route_and_template(connection, ctx, tenant_id, fields)
+    return Plan(tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields)
+
+
+async def cached_plan(ctx: Context, fields: ContentFields) -> Plan:
+    """`plan`, from `plan_cache` when a send on the same route read it a moment ago."""
+    tenant_id = ctx.require("send").tenant_id
+    require_content(fields)
+    template_key = fields.template_key if fields.body is None else None
+    key = (ctx.db.url, tenant_id, fields.channel, fields.integration_id, fields.sms_routing, template_key)
+    found = plan_cache.kept(key)
+    if found is None:
+        async with ctx.db.reading() as connection:
+            found = await _route_and_template(connection, ctx, tenant_id, fields)
+        plan_cache.keep(key, *found)
+    route, template = found
+    return Plan(tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields)
+
+
+async def _route_and_template(
+    connection: AsyncConnection, ctx: Context, tenant_id: int, fields: ContentFields
+) -> tuple[Route, TemplateRecord | None]:
     route = await resolve_route(
         connection,
         ctx.settings,
@@ -73,25 +95,7 @@ async def plan(ctx: Context, fields: ContentFields, connection: AsyncConnection)
             raise field_error("template_key", f"no template '{fields.template_key}'")
         if template.channel != fields.channel:
             raise field_error("template_key", f"'{template.key}' is a {template.channel} template")
-    return Plan(tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields)
-
-
-async def cached_plan(ctx: Context, fields: ContentFields) -> Plan:
-    """`plan`, from `plan_cache` when a send on the same route read it a moment ago."""
-    tenant_id = ctx.require("send").tenant_id
-    require_content(fields)
-    template_key = fields.template_key if fields.body is None else None
-    key = (ctx.db.url, tenant_id, fields.channel, fields.integration_id, fields.sms_routing, template_key)
-    found = plan_cache.kept(key)
-    if found is not None:
-        route, template = found
-        return Plan(
-            tenant_id=tenant_id, channel=fields.channel, route=route, template=template, fields=fields
-        )
-    async with ctx.db.reading() as connection:
-        planned = await plan(ctx, fields, connection)
-    plan_cache.keep(key, planned.route, planned.template)
-    return planned
+    return route, template
 
 
 def require_content(fields: ContentFields) -> None:

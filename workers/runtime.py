@@ -37,8 +37,8 @@ class WorkerRuntime:
 
 
 class RuntimeFactory:
-    """A worker pool's actors, their own event loop, and what they need on it (database engines
-    belong to one event loop; actors ask for the runtime of theirs)."""
+    """A worker pool's actors, their own event loop, and what they need on it: one runtime, built
+    on that loop by the first actor that asks (database engines belong to one event loop)."""
 
     def __init__(self, settings: Settings, broker: dramatiq.Broker, bus: EventPublisher | None) -> None:
         self.settings = settings
@@ -46,7 +46,7 @@ class RuntimeFactory:
         self.bus = bus
         self.loop = ActorLoop(broker)
         self.actor = self.loop.actor  # registers an async actor that runs on this pool's loop
-        self._runtimes: dict[asyncio.AbstractEventLoop, WorkerRuntime] = {}
+        self._runtime: WorkerRuntime | None = None
 
     def start(self) -> None:
         """Before the Dramatiq worker starts."""
@@ -57,11 +57,9 @@ class RuntimeFactory:
         self.loop.stop(self.close)
 
     def current(self) -> WorkerRuntime:
-        loop = asyncio.get_running_loop()
-        runtime = self._runtimes.get(loop)
-        if runtime is None:
-            runtime = self._runtimes[loop] = self._build()
-        return runtime
+        if self._runtime is None:
+            self._runtime = self._build()
+        return self._runtime
 
     def _build(self) -> WorkerRuntime:
         db = Database(self.settings)
@@ -82,7 +80,7 @@ class RuntimeFactory:
 
     async def close(self) -> None:
         await close_webhook_clients()
-        runtime = self._runtimes.pop(asyncio.get_running_loop(), None)
+        runtime, self._runtime = self._runtime, None
         if runtime is not None:
             await close_providers(runtime.providers)
             await close_providers(runtime.voice)

@@ -11,6 +11,7 @@ import asyncio
 import io
 import os
 import signal
+import sys
 import threading
 import traceback
 from pathlib import Path
@@ -31,8 +32,6 @@ def _dump(path: Path) -> None:
 
 
 def _frames() -> dict[int, FrameType]:
-    import sys  # noqa: PLC0415 - only for the dump
-
     return dict(sys._current_frames())
 
 

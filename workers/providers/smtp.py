@@ -87,14 +87,14 @@ class Headers:
 
 
 def _written(message: Outgoing, headers: Headers, text: str) -> RawEmail:
+    if not message.to.isascii() or (headers.reply_to is not None and not headers.reply_to.isascii()):
+        raise NotPlain("an address that is not ASCII")
     lines = [address_header("From", headers.sender_name, headers.sender), header("To", message.to)]
     if headers.reply_to is not None:
         lines.append(header("Reply-To", headers.reply_to))
     lines += [header("Subject", headers.subject), header("Date", headers.date),
               header("Message-ID", headers.message_id)]  # fmt: skip
     lines += [header(name, value) for name, value in message.headers.items()]
-    if not message.to.isascii() or (headers.reply_to is not None and not headers.reply_to.isascii()):
-        raise NotPlain("an address that is not ASCII")
     data = alternative(lines, text, message.body)
     return RawEmail(headers.sender, message.to, data, headers.message_id)
 
