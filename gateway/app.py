@@ -23,6 +23,7 @@ from gateway.bus_redis import RedisBus
 from gateway.db import Database
 from gateway.gc_tuning import settle_heap
 from gateway.queue import BrokerQueue
+from gateway.routing import IndexedRouter
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.errors import capacity_error
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, run_workers: bool = True) -> Starlette:
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
+    app.router = IndexedRouter(routes, lifespan=lifespan)  # the same table, fixed paths found by dict
     app.state.db = db
     app.state.settings = settings
     app.state.services = services

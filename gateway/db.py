@@ -6,21 +6,23 @@ import asyncio
 import functools
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Table, event, text
+from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.db_ping import ping_when_idle
 from gateway.settings import Settings
+from gateway.sqlite_writer import SqliteWriter
 
 POOL_TIMEOUT_SECONDS = 10  # a caller waits this long for a free connection, then gets a 503
 WRITE_LOCK_WAIT_SECONDS = 60  # SQLite: a writer waits this long for the one before it, then fails
+Result = TypeVar("Result")
 
 
 def is_sqlite(url: str) -> bool:
@@ -83,9 +85,12 @@ def upsert_insert(connection: AsyncConnection, table: Table) -> postgresql.Inser
     return sqlite.insert(table)
 
 
+JSON_OPTIONS: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
-    options: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
+    options = JSON_OPTIONS
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
@@ -118,6 +123,7 @@ class Database:
         # which sleeps in growing steps and turns contention into second-long tails. The lock is
         # per file and per process, shared by the gateway's loop and the embedded workers' loop.
         self._write_lock: threading.Lock | None = _sqlite_writer(self.url) if self.is_sqlite else None
+        self._writer_thread: SqliteWriter | None = None  # made on first use of `run_write`
 
     @property
     def is_sqlite(self) -> bool:
@@ -144,6 +150,24 @@ class Database:
         finally:
             lock.release()
 
+    async def run_write(self, work: Callable[[Connection], Result]) -> Result:
+        """`work(connection)` on a synchronous connection, in one transaction committed when it
+        returns: on SQLite in one hand-off to the writer thread (gateway/sqlite_writer.py), on
+        PostgreSQL on the async engine. For hot batched writes; `work` must not await anything."""
+        lock = self._write_lock
+        if lock is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        if self._writer_thread is None:
+            self._writer_thread = SqliteWriter(
+                self.url,
+                lock,
+                lock_wait_seconds=WRITE_LOCK_WAIT_SECONDS,
+                on_connect=_tune_sqlite,
+                engine_options=JSON_OPTIONS,
+            )
+        return await self._writer_thread.run(work)
+
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as connection:
@@ -153,4 +177,7 @@ class Database:
         return True
 
     async def dispose(self) -> None:
+        if self._writer_thread is not None:
+            await self._writer_thread.close()
+            self._writer_thread = None
         await self.engine.dispose()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from resolvers.email_addresses import normalized_email
 from resolvers.errors import field_error
 from resolvers.validation import bounded_json
 
@@ -62,10 +63,9 @@ def normalize_email(raw: str | None, *, field: str = "email") -> str | None:
     if raw is None or raw == "":
         return None
     try:
-        checked = validate_email(raw, check_deliverability=False)
+        return normalized_email(raw)
     except EmailNotValidError as error:
         raise field_error(field, str(error)) from None
-    return checked.normalized.lower()
 
 
 def normalize_tags(tags: list[str]) -> list[str]:

@@ -7,16 +7,19 @@ one batch with the same address: the first is written, the second collides with 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Insert
+from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.db import Database, upsert_insert
+from gateway.db import Database
 from gateway.group_commit import group_commit
-from resolvers.contact_records import COLUMNS, CONTACTS, ContactRecord, duplicate_error, index_tags
-from resolvers.webhook_events import emit_events
+from resolvers.contact_records import CONTACTS, ContactRecord, duplicate_error, insert_tags
+from resolvers.webhook_events import write_events
 
 BATCH_SIZE = 200  # contacts in one transaction
+RECORD_FIELDS = ("name", "email", "phone", "tags", "metadata", "created_at", "updated_at")
 AddressKey = tuple[int, str, str]  # (tenant id, "email" | "phone", the address)
 
 
@@ -31,12 +34,7 @@ async def insert_contacts(db: Database, rows: list[dict[str, Any]]) -> list[Cont
     fresh = _first_with_their_addresses(rows)
     written: dict[int, ContactRecord] = {}
     if fresh:
-        async with db.writing() as connection:
-            written = await _insert(connection, rows, fresh)
-            for tenant_id in sorted({rows[at]["tenant_id"] for at in written}):
-                created = [record for at, record in written.items() if rows[at]["tenant_id"] == tenant_id]
-                await index_tags(connection, tenant_id, [(record.id, record.tags) for record in created])
-                await emit_events(connection, tenant_id, [("contact.created", record) for record in created])
+        written = await db.run_write(functools.partial(_write, rows=rows, fresh=fresh))
     outcomes: list[ContactRecord | BaseException] = []
     for at, row in enumerate(rows):
         if at in written:
@@ -45,6 +43,18 @@ async def insert_contacts(db: Database, rows: list[dict[str, Any]]) -> list[Cont
             tenant_id, email, phone = row["tenant_id"], row["email"], row["phone"]
             outcomes.append(await duplicate_error(db, tenant_id, email=email, phone=phone, own_id=None))
     return outcomes
+
+
+def _write(
+    connection: Connection, *, rows: list[dict[str, Any]], fresh: list[int]
+) -> dict[int, ContactRecord]:
+    """The batch's one transaction: the contacts, their tags, their `contact.created` events."""
+    written = _insert(connection, rows, fresh)
+    for tenant_id in sorted({rows[at]["tenant_id"] for at in written}):
+        created = [record for at, record in written.items() if rows[at]["tenant_id"] == tenant_id]
+        insert_tags(connection, tenant_id, [(record.id, record.tags) for record in created])
+        write_events(connection, tenant_id, [("contact.created", record) for record in created])
+    return written
 
 
 def _first_with_their_addresses(rows: list[dict[str, Any]]) -> list[int]:
@@ -59,23 +69,29 @@ def _first_with_their_addresses(rows: list[dict[str, Any]]) -> list[int]:
     return fresh
 
 
-async def _insert(
-    connection: AsyncConnection, rows: list[dict[str, Any]], fresh: list[int]
-) -> dict[int, ContactRecord]:
+def _insert(connection: Connection, rows: list[dict[str, Any]], fresh: list[int]) -> dict[int, ContactRecord]:
     """position -> its new contact, for the rows written (not those whose address was taken)."""
-    statement = (
-        upsert_insert(connection, CONTACTS).on_conflict_do_nothing().returning(*COLUMNS, CONTACTS.c.tenant_id)
-    )
-    by_address: dict[AddressKey, ContactRecord] = {}
-    for *columns, tenant_id in await connection.execute(statement, [rows[at] for at in fresh]):
-        record = ContactRecord.from_row(columns)
-        by_address.update(dict.fromkeys(_keys(tenant_id, record.email, record.phone), record))
+    statement = _insert_statement(connection.dialect.name)
+    ids: dict[AddressKey, int] = {}
+    for contact_id, tenant_id, email, phone in connection.execute(statement, [rows[at] for at in fresh]):
+        ids.update(dict.fromkeys(_keys(tenant_id, email, phone), contact_id))
     written: dict[int, ContactRecord] = {}
     for at in fresh:  # their addresses are distinct, so any one of a row's keys finds its contact
-        found = by_address.get(min(_keys(rows[at]["tenant_id"], rows[at]["email"], rows[at]["phone"])))
-        if found is not None:
-            written[at] = found
+        row = rows[at]
+        contact_id = ids.get(min(_keys(row["tenant_id"], row["email"], row["phone"])))
+        if contact_id is not None:
+            written[at] = ContactRecord(id=contact_id, **{field: row[field] for field in RECORD_FIELDS})
     return written
+
+
+@functools.cache
+def _insert_statement(dialect_name: str) -> Insert:
+    """Built once per dialect: a statement object kept keeps its cache key (SQLAlchemy recomputes
+    a new object's key on every execution). It returns only what identifies each new row: the
+    rest of a contact is what was written."""
+    insert = postgresql.insert(CONTACTS) if dialect_name == "postgresql" else sqlite.insert(CONTACTS)
+    identity = (CONTACTS.c.id, CONTACTS.c.tenant_id, CONTACTS.c.email, CONTACTS.c.phone)
+    return insert.on_conflict_do_nothing().returning(*identity)
 
 
 def _keys(tenant_id: int, email: str | None, phone: str | None) -> set[AddressKey]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db import Database
@@ -17,6 +17,7 @@ from resolvers.errors import Conflict, ValidationFailed
 
 CONTACTS = table_of(Contact)
 CONTACT_TAGS = table_of(ContactTag)
+_INSERT_TAGS = insert(CONTACT_TAGS)  # built once: a kept statement keeps its cache key
 COLUMNS = (
     CONTACTS.c.id,
     CONTACTS.c.name,
@@ -50,13 +51,18 @@ async def index_tags(
     connection: AsyncConnection, tenant_id: int, contacts: list[tuple[int, list[str]]]
 ) -> None:
     """The `contact_tags` rows of (contact id, tags) pairs of one tenant, in one INSERT."""
+    await connection.run_sync(insert_tags, tenant_id, contacts)
+
+
+def insert_tags(connection: Connection, tenant_id: int, contacts: list[tuple[int, list[str]]]) -> None:
+    """`index_tags` on a synchronous connection (`Database.run_write`)."""
     rows = [
         {"tenant_id": tenant_id, "contact_id": contact_id, "tag": tag}
         for contact_id, tags in contacts
         for tag in tags
     ]
     if rows:
-        await connection.execute(insert(CONTACT_TAGS), rows)
+        connection.execute(_INSERT_TAGS, rows)
 
 
 def require_address(email: str | None, phone: str | None) -> None:

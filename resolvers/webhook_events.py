@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.queue import TaskQueue
@@ -47,12 +47,21 @@ def delivery_row(
     }  # fmt: skip
 
 
-async def enabled_endpoint_exists(connection: AsyncConnection, tenant_id: int | None = None) -> bool:
+# Built once (a kept statement keeps its cache key): any enabled endpoint, or one of a tenant's.
+_ANY_ENABLED = select(ENDPOINTS.c.id).where(ENDPOINTS.c.status == ENABLED).limit(1)
+_TENANT_ENABLED = _ANY_ENABLED.where(ENDPOINTS.c.tenant_id == bindparam("tenant_id"))
+_INSERT_EVENTS = insert(OUTBOX)
+
+
+def endpoint_enabled(connection: Connection, tenant_id: int | None = None) -> bool:
     """Whether the tenant (or, without one, any tenant) has an enabled endpoint to deliver to."""
-    query = select(ENDPOINTS.c.id).where(ENDPOINTS.c.status == ENABLED)
-    if tenant_id is not None:
-        query = query.where(ENDPOINTS.c.tenant_id == tenant_id)
-    return (await connection.execute(query.limit(1))).first() is not None
+    if tenant_id is None:
+        return connection.execute(_ANY_ENABLED).first() is not None
+    return connection.execute(_TENANT_ENABLED, {"tenant_id": tenant_id}).first() is not None
+
+
+async def enabled_endpoint_exists(connection: AsyncConnection, tenant_id: int | None = None) -> bool:
+    return await connection.run_sync(endpoint_enabled, tenant_id)
 
 
 async def emit_event(
@@ -66,7 +75,15 @@ async def emit_events(
     connection: AsyncConnection, tenant_id: int, events: list[tuple[str, Any]], *, channel: str | None = None
 ) -> None:
     """`emit_event` for many (event type, data) pairs: one check, one multi-row INSERT."""
-    if not events or not await enabled_endpoint_exists(connection, tenant_id):
+    if events:
+        await connection.run_sync(write_events, tenant_id, events, channel=channel)
+
+
+def write_events(
+    connection: Connection, tenant_id: int, events: list[tuple[str, Any]], *, channel: str | None = None
+) -> None:
+    """`emit_events` on a synchronous connection (`Database.run_write`)."""
+    if not events or not endpoint_enabled(connection, tenant_id):
         return
     now = datetime.now(UTC)
     rows = [
@@ -79,7 +96,7 @@ async def emit_events(
         }
         for event_type, data in events
     ]
-    await connection.execute(insert(OUTBOX), rows)
+    connection.execute(_INSERT_EVENTS, rows)
 
 
 async def emit_campaign_event(
