@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from gateway import sqlite_driver
 from gateway.db_ping import ping_when_idle
 from gateway.settings import Settings
 from gateway.sqlite_writer import SqliteWriter
@@ -88,13 +90,24 @@ def upsert_insert(connection: AsyncConnection, table: Table) -> postgresql.Inser
 JSON_OPTIONS: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}
 
 
+def _one_trip_driver(url: str) -> URL:
+    """aiosqlite through gateway/sqlite_driver.py: one trip to its thread per statement."""
+    parsed = make_url(url)
+    stock = parsed.get_driver_name() == "aiosqlite"
+    return parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}") if stock else parsed
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     options = JSON_OPTIONS
     if is_sqlite(url):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, pool_size=settings.db_pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS, **options
+            _one_trip_driver(url),
+            pool_size=settings.db_pool_size,
+            max_overflow=0,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+            **options,
         )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine

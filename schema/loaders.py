@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from sqlalchemy import select as core_select
 from sqlmodel import col, select
@@ -18,15 +19,30 @@ from resolvers.pagination import Page
 
 
 class Loaders:
+    """Each loader is made when a request first needs it (most requests need none)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.tenant_by_id = DataLoader[int, Tenant | None](load_fn=self._tenants)
-        self.memberships_by_user = DataLoader[int, list[Membership]](load_fn=self._memberships)
-        self.events_by_message = DataLoader[int, list[Transition]](load_fn=self._events)
-        self.messages_by_campaign = DataLoader[CampaignMessagesRequest, Page[MessageView] | None](
-            load_fn=self._campaign_messages
-        )
-        self.opt_outs_by_addresses = DataLoader[ContactAddresses, list[OptOutRecord]](load_fn=self._opt_outs)
+
+    @cached_property
+    def tenant_by_id(self) -> DataLoader[int, Tenant | None]:
+        return DataLoader(load_fn=self._tenants)
+
+    @cached_property
+    def memberships_by_user(self) -> DataLoader[int, list[Membership]]:
+        return DataLoader(load_fn=self._memberships)
+
+    @cached_property
+    def events_by_message(self) -> DataLoader[int, list[Transition]]:
+        return DataLoader(load_fn=self._events)
+
+    @cached_property
+    def messages_by_campaign(self) -> DataLoader[CampaignMessagesRequest, Page[MessageView] | None]:
+        return DataLoader(load_fn=self._campaign_messages)
+
+    @cached_property
+    def opt_outs_by_addresses(self) -> DataLoader[ContactAddresses, list[OptOutRecord]]:
+        return DataLoader(load_fn=self._opt_outs)
 
     async def _tenants(self, ids: Sequence[int]) -> list[Tenant | None]:
         async with self.db.sessions() as session:

@@ -7,16 +7,7 @@ from datetime import datetime
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from gateway.settings import Settings
@@ -30,6 +21,7 @@ from schema import opt_outs as opt_out_fields
 from schema import templates as template_fields
 from schema import webhooks as webhook_fields
 from schema.errors import with_code
+from schema.limits import RequestLimits
 from schema.scalars import DateTimeScalar
 from schema.subscriptions import Subscription
 
@@ -129,17 +121,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     The limit rules are built once: the validation cache is keyed by the rule classes, and a
     limiter built per request would make new classes each time and never hit the cache.
     """
-    limit_rules = [
+    limit_rules = (
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-    ]
+    )
     tokens = settings.graphql_max_tokens
-    extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: ParserCache(maxsize=1024),
-        lambda: AddValidationRules(limit_rules),
-        lambda: ValidationCache(maxsize=1024),
-        lambda: MaxTokensLimiter(max_token_count=tokens),
-    ]
+    extensions: list[Callable[[], SchemaExtension]] = [lambda: RequestLimits(tokens, limit_rules)]
     if settings.is_production:
         extensions.append(DisableIntrospection)
     return WeConnSchema(

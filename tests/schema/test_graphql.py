@@ -11,6 +11,7 @@ from gateway.db import Database
 from gateway.settings import Settings
 from resolvers import accounts
 from resolvers.tenants import create_tenant
+from schema import limits
 from tests.support.queries import count_queries
 from tests.support.tenants import TenantKeys, new_tenant
 
@@ -150,12 +151,10 @@ async def test_repeated_queries_skip_parsing_and_validation(
     client: httpx.AsyncClient, tenant: TenantKeys
 ) -> None:
     """The caches must hit for a repeated query text, limit rules included (they key the cache)."""
-    from strawberry.extensions.validation_cache import _get_validate_cache  # noqa: PLC0415 - the cache itself
-
-    validate_cache = _get_validate_cache(1024)
     query = "{ me { kind scopes } }"
     await graphql(client, query, tenant.headers())
-    before = validate_cache.cache_info().hits
+    parsed_before, validated_before = limits._parsed.cache_info().hits, limits._validated.cache_info().hits
     for _ in range(3):
         await graphql(client, query, tenant.headers())
-    assert validate_cache.cache_info().hits == before + 3
+    assert limits._parsed.cache_info().hits == parsed_before + 3
+    assert limits._validated.cache_info().hits == validated_before + 3
