@@ -57,16 +57,25 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor whose statement runs in one trip; nothing to close afterwards."""
 
-    __slots__ = ("_outcome",)
-    arraysize = 1
+    __slots__ = ("_arraysize", "_outcome")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
         # No driver cursor is made here (the base class makes one, a trip of its own).
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment] # the driver's cursors live in `_run` only
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
         self._outcome = _Outcome(None, [], -1, None)
+        self._arraysize = 1
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     @property
     def description(self) -> Any:
