@@ -31,13 +31,17 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    """Every call handed to an aiosqlite thread, by function name."""
+async def trips(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every call handed to the thread of this database's one pooled connection, by function name
+    (other tests' services in this process have connections of their own, not counted)."""
+    async with sqlite_db.reading() as connection:
+        ours = (await connection.get_raw_connection()).driver_connection
     counted: Counter[str] = Counter()
     original = aiosqlite.Connection._execute
 
     async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        counted[getattr(fn, "__name__", type(fn).__name__)] += 1
+        if self is ours:
+            counted[getattr(fn, "__name__", type(fn).__name__)] += 1
         return await original(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
@@ -47,9 +51,6 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 async def test_a_statement_is_one_trip_and_a_needless_rollback_none(
     sqlite_db: Database, trips: Counter[str]
 ) -> None:
-    async with sqlite_db.reading() as connection:
-        await connection.execute(text("SELECT 1"))  # the pool's connection exists from here on
-    trips.clear()
     async with sqlite_db.reading() as connection:
         assert (await connection.execute(text("SELECT x FROM t"))).all() == []
     assert sum(trips.values()) == 1
