@@ -80,11 +80,16 @@ def load_json(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def upsert_insert(connection: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
+def upsert_insert(
+    connection: AsyncConnection | Connection, table: Table
+) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of the connection's dialect, which offers `on_conflict_do_nothing` (both do)."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return dialect_insert(connection.dialect.name, table)
+
+
+def dialect_insert(dialect_name: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """`upsert_insert` by dialect name, for a statement built once and kept."""
+    return postgresql.insert(table) if dialect_name == "postgresql" else sqlite.insert(table)
 
 
 JSON_OPTIONS: dict[str, Any] = {"json_serializer": dump_json, "json_deserializer": load_json}

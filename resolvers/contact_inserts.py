@@ -11,9 +11,8 @@ import functools
 from typing import Any
 
 from sqlalchemy import Connection, Insert
-from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.db import Database
+from gateway.db import Database, dialect_insert
 from gateway.group_commit import group_commit
 from resolvers.contact_records import CONTACTS, ContactRecord, duplicate_error, insert_tags
 from resolvers.webhook_events import write_events
@@ -89,9 +88,8 @@ def _insert_statement(dialect_name: str) -> Insert:
     """Built once per dialect: a statement object kept keeps its cache key (SQLAlchemy recomputes
     a new object's key on every execution). It returns only what identifies each new row: the
     rest of a contact is what was written."""
-    insert = postgresql.insert(CONTACTS) if dialect_name == "postgresql" else sqlite.insert(CONTACTS)
     identity = (CONTACTS.c.id, CONTACTS.c.tenant_id, CONTACTS.c.email, CONTACTS.c.phone)
-    return insert.on_conflict_do_nothing().returning(*identity)
+    return dialect_insert(dialect_name, CONTACTS).on_conflict_do_nothing().returning(*identity)
 
 
 def _keys(tenant_id: int, email: str | None, phone: str | None) -> set[AddressKey]:

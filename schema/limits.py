@@ -45,15 +45,17 @@ class RequestLimits(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        others: dict[str, Any] = {
-            name: value for name, value in context.parse_options.items() if name != "max_tokens"
-        }
-        if context.graphql_document is not None:  # given already parsed
-            pass
-        elif others:  # options another extension set: parsed without the cache
-            context.graphql_document = parse(context.query or "", max_tokens=self.max_tokens, **others)
-        else:
-            context.graphql_document = _parsed(context.query or "", self.max_tokens)
+        if context.graphql_document is None:  # unless given already parsed
+            query = context.query or ""
+            others: dict[str, Any] = {
+                name: value for name, value in context.parse_options.items() if name != "max_tokens"
+            }
+            # Options another extension set: parsed without the cache.
+            context.graphql_document = (
+                parse(query, max_tokens=self.max_tokens, **others)
+                if others
+                else _parsed(query, self.max_tokens)
+            )
         yield
 
     def on_validate(self) -> Iterator[None]:
