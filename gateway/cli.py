@@ -118,6 +118,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         access_log=False,
         proxy_headers=True,
+        # Status frames are a few hundred bytes: compressing each cost more CPU per event than the
+        # rest of its send, and 40 KB of zlib state per socket (docs/benchmarks.md, Subscriptions).
+        ws_per_message_deflate=False,
     )
     return 0
 

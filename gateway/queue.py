@@ -17,7 +17,9 @@ from dramatiq.brokers.stub import StubBroker
 # fan-out enqueues 100,000 sends, and neither its own resumption nor the delivery receipts of
 # the first sends may queue up behind them.
 ACTOR_QUEUES = {"fan_out_campaign": "campaigns"}
-ACTOR_QUEUES |= dict.fromkeys(("apply_receipt", "recheck_twilio_status", "reconcile_message"), "receipts")
+ACTOR_QUEUES |= dict.fromkeys(
+    ("apply_receipt", "apply_receipts", "recheck_twilio_status", "reconcile_message"), "receipts"
+)
 ACTOR_QUEUES["deliver_webhook"] = "webhooks"  # a slow receiver never holds up sends, nor sends it
 ACTOR_QUEUES |= {"apply_call_status": "receipts", "deliver_call_callbacks": "webhooks"}
 DEFAULT_QUEUE = "default"

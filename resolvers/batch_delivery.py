@@ -12,7 +12,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, insert, update
+from sqlalchemy import Update, case, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.bus import StatusEvent
@@ -27,10 +27,10 @@ SENT = MessageStatus.SENT.value
 
 async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoing]:
     """Takes every claimable message of `message_ids` (see `Delivery.claim`); the others are left."""
-    now = datetime.now(UTC)
-    statement = delivery.claim_statement(message_ids, now)
     claimed: list[Outgoing] = []
     async with delivery.db.writing() as connection:
+        now = datetime.now(UTC)  # the change happens here, once the writer has its transaction
+        statement = delivery.claim_statement(message_ids, now)
         rows = sorted(await connection.execute(statement), key=lambda row: row.id)
         if not rows:
             return []
@@ -52,9 +52,21 @@ async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) ->
     """Records each provider acceptance (see `Delivery.sent`) in one UPDATE."""
     if not accepted:
         return
-    now = datetime.now(UTC)
     provider_ids = {message.id: provider_id for message, provider_id in accepted}
-    statement = (
+    async with delivery.db.writing() as connection:
+        now = datetime.now(UTC)  # the change happens here, once the writer has its transaction
+        rows = sorted(await connection.execute(_sent_statement(provider_ids, now)), key=lambda row: row.id)
+        await move_counters(
+            connection, [(row.campaign_id, row.id, row.previous_status) for row in rows], SENT
+        )
+        moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in rows]
+        details = {row.id: {"provider_message_id": row.provider_message_id} for row in rows}
+        events = await record_events(connection, moved, SENT, now, details)
+    await delivery.publish(events)
+
+
+def _sent_statement(provider_ids: dict[int, str], now: datetime) -> Update:
+    return (
         update(MESSAGES)
         .where(MESSAGES.c.id.in_(provider_ids), MESSAGES.c.status.in_(predecessors(MessageStatus.SENT)))
         .values(
@@ -69,15 +81,6 @@ async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) ->
         .returning(MESSAGES.c.id, MESSAGES.c.tenant_id, MESSAGES.c.channel, MESSAGES.c.campaign_id,
                    MESSAGES.c.previous_status, MESSAGES.c.provider_message_id)
     )  # fmt: skip
-    async with delivery.db.writing() as connection:
-        rows = sorted(await connection.execute(statement), key=lambda row: row.id)
-        await move_counters(
-            connection, [(row.campaign_id, row.id, row.previous_status) for row in rows], SENT
-        )
-        moved = [(row.tenant_id, row.id, row.channel, row.campaign_id) for row in rows]
-        details = {row.id: {"provider_message_id": row.provider_message_id} for row in rows}
-        events = await record_events(connection, moved, SENT, now, details)
-    await delivery.publish(events)
 
 
 async def move_counters(

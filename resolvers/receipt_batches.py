@@ -11,6 +11,7 @@ does every receipt on SQLite (see `apply_receipt`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from resolvers.message_store import MESSAGES
 
 BATCH_SIZE = 200  # receipts in one transaction
 WRITERS = 2
+ReceiptCall = tuple[str, str, str, str | None, str | None]  # provider, its id, status, error code, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,26 @@ async def apply_receipt(
         )  # fmt: skip
     writer = group_commit(delivery.db, apply_receipts, batch_size=BATCH_SIZE, concurrency=WRITERS)
     return await writer.submit(Receipt(delivery, provider, provider_message_id, status))
+
+
+async def apply_calls(delivery: Delivery, calls: Sequence[ReceiptCall]) -> list[bool]:
+    """Receipts that came together (the sandbox's of one send group), in as few transactions as
+    `apply_receipts` takes; whether each one's message exists, in order."""
+    known: dict[int, bool] = {}
+    plain: list[tuple[int, Receipt]] = []
+    for index, (provider, provider_id, status, code, text) in enumerate(calls):
+        if code:  # recorded with its error, on its own
+            known[index] = await delivery.receipt(
+                provider=provider, provider_message_id=provider_id, status=MessageStatus(status),
+                error_code=code, error_message=text,
+            )  # fmt: skip
+        else:
+            plain.append((index, Receipt(delivery, provider, provider_id, MessageStatus(status))))
+    for start in range(0, len(plain), BATCH_SIZE):
+        chunk = plain[start : start + BATCH_SIZE]
+        outcomes = await apply_receipts(delivery.db, [receipt for _, receipt in chunk])
+        known |= {index: outcome is True for (index, _), outcome in zip(chunk, outcomes, strict=True)}
+    return [known[index] for index in range(len(calls))]
 
 
 async def apply_receipts(db: Database, receipts: list[Receipt]) -> list[bool | BaseException]:

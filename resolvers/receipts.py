@@ -33,7 +33,8 @@ TWILIO_STATUS_PATH = "/providers/twilio/status"
 TWILIO_CALL_STATUS_PATH = "/providers/twilio/call-status"
 TWILIO_RECHECK_ACTOR = "recheck_twilio_status"
 RECHECK_DELAY_MS = 500
-RECEIPT_ACTOR = "apply_receipt"
+RECEIPT_ACTOR = "apply_receipt"  # one receipt: (provider, provider id, status, error code, error text)
+RECEIPTS_ACTOR = "apply_receipts"  # a list of them, applied together
 WHATSAPP_WEBHOOK_PATH = "/providers/whatsapp/webhook"
 # Twilio's earlier statuses (accepted, scheduled) say nothing yet; later ones mean it took the message.
 TWILIO_STATUSES = {

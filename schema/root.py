@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import strawberry
+from graphql import NoSchemaIntrospectionCustomRule, specified_rules
 from graphql.error import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
@@ -22,8 +23,9 @@ from schema import templates as template_fields
 from schema import webhooks as webhook_fields
 from schema.errors import with_code
 from schema.limits import RequestLimits
+from schema.live_lane import LaneConfig
 from schema.scalars import DateTimeScalar
-from schema.subscriptions import Subscription
+from schema.subscriptions import DeliveryEvent, Subscription
 
 
 @strawberry.type
@@ -108,6 +110,8 @@ class Mutation:
 
 
 class WeConnSchema(strawberry.Schema):
+    lane_config: LaneConfig  # what schema/live_lane.py checks a subscription against
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -115,7 +119,7 @@ class WeConnSchema(strawberry.Schema):
         errors[:] = [with_code(error) for error in errors]
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings) -> WeConnSchema:
     """Extensions are factories: one fresh instance per request, caches shared at module level.
 
     The limit rules are built once: the validation cache is keyed by the rule classes, and a
@@ -127,12 +131,19 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
     tokens = settings.graphql_max_tokens
     extensions: list[Callable[[], SchemaExtension]] = [lambda: RequestLimits(tokens, limit_rules)]
+    rules = (*specified_rules, *limit_rules)  # as a request ends up with them
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    return WeConnSchema(
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
+    schema = WeConnSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides={datetime: DateTimeScalar},
     )
+    names = schema.config.name_converter
+    fields = DeliveryEvent.__strawberry_definition__.fields  # type: ignore[attr-defined]
+    attributes = tuple((names.get_graphql_name(field), field.python_name) for field in fields)
+    schema.lane_config = LaneConfig(tokens, rules, attributes)
+    return schema

@@ -17,6 +17,7 @@ from resolvers.credentials import authenticate_headers
 from resolvers.errors import DomainError, capacity_error
 from schema.context import GraphQLContext
 from schema.errors import with_code
+from schema.live_handler import LiveLaneHandler
 from schema.root import build_schema
 
 SOCKET_CREDENTIALS = frozenset({"x-api-key", "authorization"})
@@ -25,6 +26,8 @@ GRAPHQL_RESPONSE_MEDIA_TYPE = "application/graphql-response+json"
 
 
 class GraphQLView(GraphQL[GraphQLContext, None]):
+    graphql_transport_ws_handler_class = LiveLaneHandler
+
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(build_schema(settings), graphql_ide=None if settings.is_production else "graphiql")

@@ -9,6 +9,7 @@ from gateway.queue import queue_of
 from resolvers import receipts
 from resolvers.errors import DomainError
 from resolvers.message_status import MessageStatus
+from resolvers.receipt_batches import ReceiptCall, apply_calls
 from resolvers.receipt_batches import apply_receipt as apply_grouped
 from workers.providers.base import StatusLookup
 from workers.runtime import RuntimeFactory
@@ -48,6 +49,17 @@ def register_receipt_actors(runtimes: RuntimeFactory) -> None:
         if not known:
             raise ReceiptAhead(provider_message_id)
 
+    async def apply_receipts(calls: list[ReceiptCall], attempt: int = 0) -> None:
+        """Receipts that came together; those whose provider id is not recorded yet (they
+        overtook the commit of `sent`) are tried again with backoff, as `ReceiptAhead` is."""
+        runtime = runtimes.current()
+        as_sent: list[ReceiptCall] = [(p, key, status, code, text) for p, key, status, code, text in calls]
+        known = await apply_calls(runtime.delivery, as_sent)
+        ahead = [call for call, found in zip(as_sent, known, strict=True) if not found]
+        if ahead and attempt < retries:
+            delay_ms = RECEIPT_AHEAD_BACKOFF_MS * 2**attempt
+            await runtime.queue.enqueue(receipts.RECEIPTS_ACTOR, [(ahead, attempt + 1)], delay_ms=delay_ms)
+
     async def recheck_twilio_status(url: str, params: dict[str, list[str]], headers: dict[str, str]) -> None:
         """A status callback whose MessageSid was not recorded yet; its signature is checked now."""
         runtime = runtimes.current()
@@ -76,6 +88,8 @@ def register_receipt_actors(runtimes: RuntimeFactory) -> None:
 
     receipt_queue = queue_of(receipts.RECEIPT_ACTOR)
     runtimes.actor(apply_receipt, actor_name=receipts.RECEIPT_ACTOR, queue_name=receipt_queue, **ahead)
+    # It retries its own receipts that came ahead; a failed transaction is retried whole.
+    runtimes.actor(apply_receipts, actor_name=receipts.RECEIPTS_ACTOR, queue_name=receipt_queue, **ahead)
     runtimes.actor(
         recheck_twilio_status,
         actor_name=receipts.TWILIO_RECHECK_ACTOR,

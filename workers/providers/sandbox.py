@@ -22,8 +22,8 @@ import hashlib
 from gateway.queue import TaskQueue
 from resolvers.delivery import Outgoing
 from resolvers.message_status import MessageStatus
-from resolvers.receipts import RECEIPT_ACTOR
 from workers.providers.base import Accepted, ProviderError, Receipt
+from workers.providers.receipt_outbox import ReceiptOutbox
 
 MAGIC = {
     "+15005550001": "fail",
@@ -49,6 +49,7 @@ class SandboxProvider:
     def __init__(self, queue: TaskQueue, *, receipt_delay_ms: int, send_latency_ms: int = 0) -> None:
         self.queue = queue
         self.receipt_delay_ms = receipt_delay_ms
+        self.receipts = ReceiptOutbox(queue, delay_ms=receipt_delay_ms)
         self.send_latency_ms = send_latency_ms
 
     async def send(self, message: Outgoing) -> Accepted:
@@ -64,19 +65,8 @@ class SandboxProvider:
         provider_message_id = sandbox_message_id(message)
         receipt = _receipt_for(outcome)
         if receipt is not None:
-            await self.queue.enqueue(
-                RECEIPT_ACTOR,
-                [
-                    (
-                        self.name,
-                        provider_message_id,
-                        receipt.status.value,
-                        receipt.error_code,
-                        receipt.error_message,
-                    )
-                ],
-                delay_ms=self.receipt_delay_ms,
-            )
+            status, code, text = receipt.status.value, receipt.error_code, receipt.error_message
+            await self.receipts.post((self.name, provider_message_id, status, code, text))
         return Accepted(provider_message_id=provider_message_id)
 
     async def fetch_status(self, message: Outgoing, provider_message_id: str) -> Receipt | None:
