@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -32,6 +35,15 @@ class GraphQLView(GraphQL[GraphQLContext, None]):
         settings = services.settings
         super().__init__(build_schema(settings), graphql_ide=None if settings.is_production else "graphiql")
         self.services = services
+
+    def encode_json(self, data: object) -> str:
+        """orjson, several times faster than `json.dumps` on every response and status frame; the
+        JSON is the same up to escaping (UTF-8 instead of `\\u` escapes). A value orjson refuses
+        (an integer beyond 64 bits inside a JSON scalar) falls back to `json`."""
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(data, separators=(",", ":"))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
