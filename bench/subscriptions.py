@@ -885,6 +885,7 @@ def print_latency(run: LatencyRun, options: Options) -> None:
         )
     if run.on_redis:
         print_split(run)
+    print_tail(run)
     delivered = sorted(e.arrived for e in run.events if e.status == "delivered")
     last_event = max((e.arrived for e in run.events), default=run.load_start)
     events_rate = received / max(last_event - run.load_start, 1e-9)
@@ -924,6 +925,26 @@ def print_latency(run: LatencyRun, options: Options) -> None:
         print(f"| {name} | {cores:.2f} |")
     if run.problems:
         print("\nunexpected socket messages (first 5): " + "; ".join(run.problems))
+
+
+def print_tail(run: LatencyRun, *, over_ms: float = TARGET_P99_MS, windows: int = 8) -> None:
+    """When the events over the target changed status: the busiest 100 ms windows of them (a few
+    windows point at stalls of the process, many at a steady overload)."""
+    slow = [e for e in run.events if e.latency_ms > over_ms]
+    if not slow:
+        return
+    by_window: dict[int, list[Received]] = defaultdict(list)
+    for event in slow:
+        by_window[int((event.occurred - run.load_start) * 10)].append(event)
+    busiest = sorted(by_window.items(), key=lambda item: -len(item[1]))[:windows]
+    where = f"{len(slow):,} in {len(by_window)} windows of 100 ms"
+    print(f"\nEvents over {over_ms:.0f} ms: {where}; the busiest:\n")
+    print("| status changed at (s after the first batch) | events | max ms | statuses |")
+    print("|---:|---:|---:|---|")
+    for window, events in sorted(busiest):
+        counts = Counter(e.status for e in events).most_common()
+        statuses = ", ".join(f"{name} {count}" for name, count in counts)
+        print(f"| {window / 10:.1f} | {len(events)} | {max(e.latency_ms for e in events):.0f} | {statuses} |")
 
 
 def print_split(run: LatencyRun) -> None:

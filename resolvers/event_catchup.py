@@ -5,19 +5,23 @@ longer than its retries, the process killed between commit and publish). So a su
 in the database for what it has not passed: soon after a burst ends, while events flow at least
 every BUSY_SECONDS, on a quiet stream every IDLE_SECONDS, and at once when the bus says it lagged.
 
-A look reads only cursors and message ids after `checked`, and then the whole of the events not
-yet passed. `checked` moves only past what a look SETTLE_SECONDS ago already saw: a cursor is
-taken at the insert but becomes visible at the commit, which may follow a higher cursor's.
+A look asks the database for each message's highest cursor after `checked` (grouped there, a
+window of cursors at a time, so a busy stream costs a row per message rather than per event and
+the loop is never held long), and then reads the whole events only of the messages with one the
+subscriber has not passed. `checked` moves only past what a look SETTLE_SECONDS ago already saw:
+a cursor is taken at the insert but becomes visible at the commit, which may follow a higher
+cursor's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func
 
 from gateway.bus import StatusEvent
 from gateway.db import Database
@@ -27,10 +31,11 @@ AFTER_BURST_SECONDS = 1.0
 BUSY_SECONDS = 10.0
 IDLE_SECONDS = 30.0
 SETTLE_SECONDS = 5.0
-PAGE = 5_000
+PAGE = 5_000  # messages whose events are read at once
+WINDOW = 5_000  # cursors grouped by one query: a few milliseconds of the loop at a time
 
-# Whether the subscriber has passed this (cursor, message id) already.
-Passed = Callable[[int, int], bool]
+# The cursor up to which the subscriber has passed this message's events.
+PassedUpTo = Callable[[int], int]
 
 
 class CatchUp:
@@ -57,36 +62,58 @@ class CatchUp:
             return elapsed >= (AFTER_BURST_SECONDS if self.busy else IDLE_SECONDS)
         return elapsed >= BUSY_SECONDS
 
-    async def missed(self, passed: Passed) -> AsyncIterator[StatusEvent]:
-        """The stored events after `checked` that `passed` does not know, oldest first."""
+    def look_beside(
+        self, passed_up_to: PassedUpTo, *, wake: Callable[[], None]
+    ) -> asyncio.Task[list[StatusEvent]]:
+        """`missed` as a task of its own, so that a look (tens of milliseconds on a busy stream)
+        never holds up the live events; `wake` is called when it is done."""
+
+        async def look() -> list[StatusEvent]:
+            return [event async for event in self.missed(passed_up_to)]
+
+        task = asyncio.create_task(look())
+        task.add_done_callback(lambda _task: wake())
+        return task
+
+    async def missed(self, passed_up_to: PassedUpTo) -> AsyncIterator[StatusEvent]:
+        """The stored events after `checked` that the subscriber has not passed, oldest first."""
         now = time.monotonic()
         self.last_look, self.busy = now, False
-        highest, unseen = self.checked, []
-        async for cursor, message_id in self._cursors():
-            highest = cursor
-            if not passed(cursor, message_id):
-                unseen.append(cursor)
-        for start in range(0, len(unseen), PAGE):
-            chunk = unseen[start : start + PAGE]
+        highest, behind = self.checked, {}
+        async for message_id, latest in self._latest():
+            highest = max(highest, latest)
+            up_to = passed_up_to(message_id)
+            if latest > up_to:
+                behind[message_id] = up_to
+        messages = sorted(behind)
+        unseen: list[StatusEvent] = []
+        for start in range(0, len(messages), PAGE):
+            chunk = messages[start : start + PAGE]
+            page = self.query.where(EVENTS.c.message_id.in_(chunk), EVENTS.c.id > self.checked)
             async with self.db.reading() as connection:
-                page = self.query.where(EVENTS.c.id.in_(chunk)).order_by(EVENTS.c.id)
-                events = [StatusEvent(*row) for row in await connection.execute(page)]
-            for event in events:
-                yield event
+                rows = await connection.execute(page)
+            events = [StatusEvent(*row) for row in rows]
+            unseen += [event for event in events if event.cursor > behind[event.message_id]]
+        for event in sorted(unseen, key=lambda event: event.cursor):
+            yield event
         self._settle(now, highest)
 
-    async def _cursors(self) -> AsyncIterator[tuple[int, int]]:
-        narrow = self.query.with_only_columns(EVENTS.c.id, EVENTS.c.message_id).order_by(EVENTS.c.id)
-        after = self.checked
-        while True:
+    async def _latest(self) -> AsyncIterator[tuple[int, int]]:
+        """(message id, its highest cursor) for every message with an event after `checked`."""
+        grouped = self.query.with_only_columns(EVENTS.c.message_id, func.max(EVENTS.c.id)).group_by(
+            EVENTS.c.message_id
+        )
+        async with self.db.reading() as connection:
+            newest = self.query.with_only_columns(func.max(EVENTS.c.id)).where(EVENTS.c.id > self.checked)
+            top = (await connection.execute(newest)).scalar()
+        low = self.checked
+        while top is not None and low < top:
+            window = grouped.where(EVENTS.c.id > low, EVENTS.c.id <= low + WINDOW)
             async with self.db.reading() as connection:
-                rows = [(int(row[0]), int(row[1])) for row in await connection.execute(
-                    narrow.where(EVENTS.c.id > after).limit(PAGE))]  # fmt: skip
+                rows = [(int(row[0]), int(row[1])) for row in await connection.execute(window)]
             for row in rows:
                 yield row
-            if len(rows) < PAGE:
-                return
-            after = rows[-1][0]
+            low += WINDOW
 
     def _settle(self, now: float, highest: int) -> None:
         self.looks.append((now, highest))

@@ -46,6 +46,11 @@ class EventOrder:
         last = self._last.get(message_id)
         return cursor <= self.floor or (last is not None and cursor <= last[0])
 
+    def passed_up_to(self, message_id: int) -> int:
+        """The cursor up to which this message's events count as `passed`."""
+        last = self._last.get(message_id)
+        return self.floor if last is None else max(self.floor, last[0])
+
     def record(self, event: StatusEvent) -> None:
         """Notes an event passed on (from the database or the bus)."""
         self._last[event.message_id] = (event.cursor, event.status)

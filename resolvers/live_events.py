@@ -56,21 +56,31 @@ async def delivery_events(
                 replayed = old.cursor
                 yield old
         catch_up = CatchUp(ctx.db, query, checked=floor, seen_up_to=replayed)
-        while True:
-            event = await listener.next(catch_up.quiet_after())
-            if listener.lagged or catch_up.due(quiet=event is None):
-                listener.lagged = False
-                async for missed in catch_up.missed(order.passed):
-                    order.record(missed)
-                    yield missed
-            if event is None or event.cursor <= floor:
-                continue
-            if (channel is None or event.channel == channel) and (
-                campaign_id is None or event.campaign_id == campaign_id
-            ):
-                catch_up.note_event()
-                async for ordered in order.in_order(event):
-                    yield ordered
+        look: asyncio.Task[list[StatusEvent]] | None = None  # runs beside the live stream
+        try:
+            while True:
+                if look is not None and look.done():  # checked before waiting: its wake-up may be spent
+                    found, look = look.result(), None
+                    for missed in found:  # what passed meanwhile is dropped, the rest kept in order
+                        async for ordered in order.in_order(missed):
+                            yield ordered
+                event = await listener.next(catch_up.quiet_after())
+                if look is None and (listener.lagged or catch_up.due(quiet=event is None)):
+                    listener.lagged = False
+                    look = catch_up.look_beside(order.passed_up_to, wake=listener.wakeup.set)
+                if event is not None and event.cursor > floor and _wanted(event, channel, campaign_id):
+                    catch_up.note_event()
+                    async for ordered in order.in_order(event):
+                        yield ordered
+        finally:
+            if look is not None:
+                look.cancel()
+
+
+def _wanted(event: StatusEvent, channel: str | None, campaign_id: int | None) -> bool:
+    return (channel is None or event.channel == channel) and (
+        campaign_id is None or event.campaign_id == campaign_id
+    )
 
 
 def _between(ctx: Context, query: Select[Any]) -> Between:
@@ -101,7 +111,7 @@ async def message_status(ctx: Context, *, message_id: int) -> AsyncIterator[Stat
             fresh = []
             if listener.lagged or catch_up.due(quiet=event is None):
                 listener.lagged = False
-                fresh = [missed async for missed in catch_up.missed(order.passed)]
+                fresh = [missed async for missed in catch_up.missed(order.passed_up_to)]
             if event is not None and event.message_id == message_id:
                 catch_up.note_event()
                 fresh.append(event)

@@ -13,6 +13,7 @@ from gateway.db import Database
 from gateway.settings import Settings
 from resolvers import event_catchup
 from resolvers.context import Context
+from resolvers.event_history import tenant_events
 from resolvers.live_events import delivery_events, message_status
 from tests.resolvers.test_event_order import STEPS, _stored, _take, _until
 from tests.support.messaging import sending_tenant, stored_message
@@ -80,3 +81,31 @@ async def test_a_message_stream_ends_although_its_final_publish_was_lost(
 def _reader(db: Database, settings: Settings, bus: EventBus, tenant_id: int) -> Context:
     principal = Principal(tenant_id=tenant_id, scopes=frozenset({"read"}), kind="api_key")
     return Context(db=db, settings=settings, bus=bus, principal=principal)
+
+
+async def test_a_look_finds_exactly_the_events_not_passed_across_windows(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per message, what lies above the cursor it was passed up to; grouped a few cursors at a time."""
+    monkeypatch.setattr(event_catchup, "WINDOW", 3)
+    tenant, integration_id = await sending_tenant(db)
+    messages = [
+        await stored_message(db, tenant.id, integration_id, to=f"+4074000004{n}", status=DONE)
+        for n in range(4)
+    ]
+    stored = {
+        message: [await _stored(db, tenant.id, message, status) for status in STEPS] for message in messages
+    }
+    up_to = {  # nothing of the first passed, two of the second, all of the third, the fourth unknown
+        messages[0]: 0,
+        messages[1]: stored[messages[1]][1].cursor,
+        messages[2]: stored[messages[2]][-1].cursor,
+    }
+    catch_up = event_catchup.CatchUp(db, tenant_events(tenant.id), checked=0)
+
+    found = [event async for event in catch_up.missed(lambda message_id: up_to.get(message_id, 0))]
+
+    expected = stored[messages[0]] + stored[messages[1]][2:] + stored[messages[3]]
+    assert [(event.cursor, event.status) for event in found] == sorted(
+        (event.cursor, event.status) for event in expected
+    )
