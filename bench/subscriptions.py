@@ -15,9 +15,10 @@
    key) at --rate messages/s (default 1,000) for --duration seconds (default 20); each batch starts
    at its due time, or as soon as a sender thread is free when the service answers more slowly.
    Latency per event = arrival time - `occurredAt` (the same machine clock). `occurredAt` is taken by
-   the process making the change before its transaction, so the latency includes the transaction
-   and its commit (for `queued`: the batch's 500-row insert, the commit and the publish of 500
-   events). Scaled out, a tap subscribed to the Redis channels splits each latency at the publish.
+   the process making the change once its transaction holds the writer (the change happens there),
+   so the latency includes the rest of the transaction and its commit (for `queued`: the batch's
+   500-row insert, the commit and the publish of 500 events). Scaled out, a tap subscribed to the
+   Redis channels splits each latency at the publish.
    Every accepted message must produce exactly one event of each of queued, sending, sent,
    delivered: a missing, repeated or out-of-order event is an error (and the database is asked
    what became of the messages whose events are missing).

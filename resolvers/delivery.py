@@ -45,6 +45,9 @@ OUTGOING_COLUMNS = (
 )
 
 
+MOVED_COLUMNS = (MESSAGES.c.tenant_id, MESSAGES.c.channel, MESSAGES.c.campaign_id, MESSAGES.c.previous_status)
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """A claimed message, with the provider config of its route."""
@@ -101,11 +104,10 @@ class Delivery:
 
     async def claim(self, message_id: int) -> Outgoing | None:
         """Takes one send (see `claim_statement`)."""
-        now = datetime.now(UTC)
-        statement = self.claim_statement([message_id], now)
         events: list[StatusEvent] = []
         async with self.db.writing() as connection:
-            found = (await connection.execute(statement)).first()
+            now = datetime.now(UTC)  # the change happens here, once the writer has its transaction
+            found = (await connection.execute(self.claim_statement([message_id], now))).first()
             if found is None:
                 return None
             *row, campaign_id, before = found
@@ -195,16 +197,14 @@ class Delivery:
     async def _move(
         self, message_id: int, target: MessageStatus, values: dict[str, Any], detail: dict[str, Any]
     ) -> StatusEvent | None:
-        now = datetime.now(UTC)
-        statement = (
-            update(MESSAGES)
-            .where(MESSAGES.c.id == message_id, MESSAGES.c.status.in_(predecessors(target)))
-            .values(status=target.value, previous_status=MESSAGES.c.status, updated_at=now, **values)
-            .returning(
-                MESSAGES.c.tenant_id, MESSAGES.c.channel, MESSAGES.c.campaign_id, MESSAGES.c.previous_status
-            )
-        )
         async with self.db.writing() as connection:
+            now = datetime.now(UTC)  # the change happens here, once the writer has its transaction
+            statement = (
+                update(MESSAGES)
+                .where(MESSAGES.c.id == message_id, MESSAGES.c.status.in_(predecessors(target)))
+                .values(status=target.value, previous_status=MESSAGES.c.status, updated_at=now, **values)
+                .returning(*MOVED_COLUMNS)
+            )
             row = (await connection.execute(statement)).first()
             if row is None:
                 return None  # already there or beyond: a repeat, or a late receipt
