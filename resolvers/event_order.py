@@ -41,13 +41,9 @@ class EventOrder:
         last = self._last.get(event.message_id)
         return last is not None and event.cursor <= last[0]
 
-    def passed(self, cursor: int, message_id: int) -> bool:
-        """`seen` by cursor and message id; also true at or below the floor (not for this subscriber)."""
-        last = self._last.get(message_id)
-        return cursor <= self.floor or (last is not None and cursor <= last[0])
-
     def passed_up_to(self, message_id: int) -> int:
-        """The cursor up to which this message's events count as `passed`."""
+        """The cursor up to which this message's events count as passed: the last one passed, and
+        anything at or below the floor (not for this subscriber)."""
         last = self._last.get(message_id)
         return self.floor if last is None else max(self.floor, last[0])
 

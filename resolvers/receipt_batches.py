@@ -5,7 +5,8 @@ gets as many receipts as messages. Receipts without an error are grouped (`gatew
 one lookup of their messages, one UPDATE per target status, one counter move per campaign, one
 multi-row event INSERT and one publish, with the guarantees of `Delivery.receipt` row by row.
 A receipt carrying an error goes alone through `Delivery.receipt`, which records the error; so
-does every receipt on SQLite (see `apply_receipt`).
+does every single receipt on SQLite (see `apply_receipt`). Receipts that arrive already together
+(`apply_calls`: the sandbox's of one send group) are applied together on either database.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ event loop. When the document is valid (the same rules and limits as every reque
 root field selects only `DeliveryEvent` scalars, without fragments or directives, the lane plans
 the projection once and copies each event's fields through the schema's own serializers.
 Everything else, and every document that does not validate, takes Strawberry's path, which
-reports errors as for any request. The frames are the same either way (tests/schema/test_live_lane.py).
+reports errors as for any request. The frames are the same either way (tests/e2e/test_live_lane.py).
 """
 
 from __future__ import annotations

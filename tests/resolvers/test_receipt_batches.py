@@ -1,5 +1,6 @@
 """Receipts applied together: each message moves forward once per status, in order, with its event;
-a receipt for an unknown provider id says so (the actor retries it)."""
+a receipt for an unknown provider id says so (the actor retries it); receipts that came together
+(`apply_calls`) are answered each, those with an error recorded with it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from gateway.db import Database
 from resolvers.delivery import Delivery
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import EVENTS, MESSAGES
-from resolvers.receipt_batches import Receipt, apply_receipt, apply_receipts
+from resolvers.receipt_batches import Receipt, apply_calls, apply_receipt, apply_receipts
 from tests.support.databases import migrated_database
 from tests.support.messaging import sending_tenant, stored_message
 
@@ -28,14 +29,21 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         yield database
 
 
+async def sent_messages(
+    db: Database, tenant_id: int, integration_id: int, provider_ids: list[str]
+) -> list[int]:
+    """`sent` messages, one per provider id, each to a recipient of its own."""
+    return [
+        await stored_message(
+            db, tenant_id, integration_id, to=f"+4074{n:07d}", status="sent", provider_message_id=provider_id
+        )
+        for n, provider_id in enumerate(provider_ids)
+    ]
+
+
 async def test_receipts_of_one_batch_move_each_message_in_order(db: Database) -> None:
     tenant, integration_id = await sending_tenant(db)
-    first, second = [
-        await stored_message(
-            db, tenant.id, integration_id, to=f"+4074000003{n}", status="sent", provider_message_id=f"SB{n}"
-        )
-        for n in range(2)
-    ]
+    first, second = await sent_messages(db, tenant.id, integration_id, ["SB0", "SB1"])
     bus = EventBus()
     listener = bus.listen(tenant.id)
     delivery = Delivery(db, db.settings, bus)
@@ -59,9 +67,7 @@ async def test_receipts_of_one_batch_move_each_message_in_order(db: Database) ->
 
 async def test_concurrent_receipts_share_a_transaction_and_answer_each(db: Database) -> None:
     tenant, integration_id = await sending_tenant(db)
-    for n in range(20):
-        await stored_message(db, tenant.id, integration_id, to=f"+407400001{n:02d}", status="sent",
-                             provider_message_id=f"SBc{n}")  # fmt: skip
+    await sent_messages(db, tenant.id, integration_id, [f"SBc{n}" for n in range(20)])
     delivery = Delivery(db, db.settings, None)
 
     known = await asyncio.gather(
@@ -73,3 +79,27 @@ async def test_concurrent_receipts_share_a_transaction_and_answer_each(db: Datab
     async with db.reading() as connection:
         query = select(MESSAGES.c.status).where(MESSAGES.c.tenant_id == tenant.id)
         assert set((await connection.execute(query)).scalars()) == {"delivered"}
+
+
+async def test_a_group_is_applied_with_each_receipt_answered(db: Database) -> None:
+    tenant, integration_id = await sending_tenant(db)
+    plain, failing = await sent_messages(db, tenant.id, integration_id, ["SBg0", "SBg1"])
+    delivery = Delivery(db, db.settings, None)
+
+    known = await apply_calls(
+        delivery,
+        [
+            ("sandbox", "SBg0", "delivered", None, None),
+            ("sandbox", "SBnot-yet", "delivered", None, None),  # its `sent` is not recorded yet
+            ("sandbox", "SBg1", "undelivered", "30005", "unknown destination handset"),
+        ],
+    )
+
+    assert known == [True, False, True]
+    async with db.reading() as connection:
+        rows = (
+            await connection.execute(select(MESSAGES.c.id, MESSAGES.c.status, MESSAGES.c.error_code))
+        ).all()
+        events = (await connection.execute(select(EVENTS.c.message_id, EVENTS.c.status))).all()
+    assert {tuple(row) for row in rows} == {(plain, "delivered", None), (failing, "undelivered", "30005")}
+    assert {tuple(event) for event in events} == {(plain, "delivered"), (failing, "undelivered")}

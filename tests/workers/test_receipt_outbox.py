@@ -1,23 +1,13 @@
-"""The sandbox's receipts travel in groups: one broker message per turn of the worker's loop, and
-a group is applied in one go, each receipt answered (an unknown provider id is tried again)."""
+"""The sandbox's receipts travel in groups: one broker message per turn of the worker's loop
+(tests/resolvers/test_receipt_batches.py applies such a group)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-import pytest
-from sqlalchemy import select
-
-from gateway.db import Database
-from resolvers.delivery import Delivery
-from resolvers.message_store import EVENTS, MESSAGES
-from resolvers.receipt_batches import apply_calls
 from resolvers.receipts import RECEIPTS_ACTOR
-from tests.support.databases import migrated_database
-from tests.support.messaging import sending_tenant, stored_message
 from workers.providers.receipt_outbox import ReceiptOutbox
 
 
@@ -34,12 +24,6 @@ class RecordingQueue:
         return 0
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with migrated_database(tmp_path) as database:
-        yield database
-
-
 async def test_the_receipts_of_one_turn_go_as_one_message() -> None:
     queue = RecordingQueue()
     outbox = ReceiptOutbox(queue, delay_ms=200)
@@ -54,32 +38,3 @@ async def test_the_receipts_of_one_turn_go_as_one_message() -> None:
     [(first_group,)], [(second_group,)] = (calls for _, calls, _ in queue.enqueued)
     assert [receipt[1] for receipt in first_group] == [f"SB{n}" for n in range(50)]
     assert second_group == [("sandbox", "SBlate", "undelivered", "30005", "unknown handset")]
-
-
-async def test_a_group_is_applied_with_each_receipt_answered(db: Database) -> None:
-    tenant, integration_id = await sending_tenant(db)
-    plain, failing = [
-        await stored_message(
-            db, tenant.id, integration_id, to=f"+4074000005{n}", status="sent", provider_message_id=f"SBg{n}"
-        )
-        for n in range(2)
-    ]
-    delivery = Delivery(db, db.settings, None)
-
-    known = await apply_calls(
-        delivery,
-        [
-            ("sandbox", "SBg0", "delivered", None, None),
-            ("sandbox", "SBnot-yet", "delivered", None, None),  # its `sent` is not recorded yet
-            ("sandbox", "SBg1", "undelivered", "30005", "unknown destination handset"),
-        ],
-    )
-
-    assert known == [True, False, True]
-    async with db.reading() as connection:
-        rows = (
-            await connection.execute(select(MESSAGES.c.id, MESSAGES.c.status, MESSAGES.c.error_code))
-        ).all()
-        events = (await connection.execute(select(EVENTS.c.message_id, EVENTS.c.status))).all()
-    assert {tuple(row) for row in rows} == {(plain, "delivered", None), (failing, "undelivered", "30005")}
-    assert {tuple(event) for event in events} == {(plain, "delivered"), (failing, "undelivered")}

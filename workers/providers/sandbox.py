@@ -47,8 +47,6 @@ class SandboxProvider:
     name = "sandbox"
 
     def __init__(self, queue: TaskQueue, *, receipt_delay_ms: int, send_latency_ms: int = 0) -> None:
-        self.queue = queue
-        self.receipt_delay_ms = receipt_delay_ms
         self.receipts = ReceiptOutbox(queue, delay_ms=receipt_delay_ms)
         self.send_latency_ms = send_latency_ms
 
