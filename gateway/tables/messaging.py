@@ -18,7 +18,8 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         Index("ix_messages_tenant_id_id", "tenant_id", "id"),
         Index("ix_messages_status_updated_at", "status", "updated_at"),
-        Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+        # Led by the id, all but unique: a receipt's lookup reads only its own rows (migration 0007).
+        Index("ix_messages_provider_message_id", "provider_message_id", "provider"),
         Index("ix_messages_campaign_id_status", "campaign_id", "status"),
         Index("ix_messages_campaign_id_id", "campaign_id", "id"),  # a campaign's messages, newest first
         # A campaign reaches each contact at most once, whatever crashes and retries happen.

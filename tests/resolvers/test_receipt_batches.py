@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 
 from gateway.bus import EventBus
 from gateway.db import Database
 from resolvers.delivery import Delivery
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import EVENTS, MESSAGES
-from resolvers.receipt_batches import Receipt, apply_calls, apply_receipt, apply_receipts
+from resolvers.receipt_batches import Receipt, apply_calls, apply_receipt, apply_receipts, provider_id_lookup
 from tests.support.databases import migrated_database
 from tests.support.messaging import sending_tenant, stored_message
 
@@ -103,3 +104,29 @@ async def test_a_group_is_applied_with_each_receipt_answered(db: Database) -> No
         events = (await connection.execute(select(EVENTS.c.message_id, EVENTS.c.status))).all()
     assert {tuple(row) for row in rows} == {(plain, "delivered", None), (failing, "undelivered", "30005")}
     assert {tuple(event) for event in events} == {(plain, "delivered"), (failing, "undelivered")}
+
+
+async def test_a_group_lookup_reads_its_own_rows_before_the_table_has_statistics(db: Database) -> None:
+    """Led by `provider`, the index let PostgreSQL, on a table not analyzed yet, read every row of
+    the provider for 32 receipts (80 ms on 10,000 messages); led by the id, it reads only theirs."""
+    tenant, integration_id = await sending_tenant(db)
+    now = datetime.now(UTC)
+    row = {"tenant_id": tenant.id, "integration_id": integration_id, "channel": "sms", "route": "integration",
+           "provider": "sandbox", "to": "+40740000000", "body": "Your code is 123456. " * 10, "variables": {},
+           "status": "sent", "attempts": 1, "created_at": now, "updated_at": now}  # fmt: skip
+    rows = [row | {"provider_message_id": f"SBs{n:05d}"} for n in range(10_000)]
+    async with db.writing() as connection:
+        await connection.execute(insert(MESSAGES), rows)
+    wanted = [f"SBs{n:05d}" for n in range(0, 10_000, 313)]  # 32 ids
+    lookup = provider_id_lookup("sandbox", wanted)
+
+    async with db.reading() as connection:
+        literal = str(lookup.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+        explain = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
+        plan = "\n".join(str(row[-1]) for row in await connection.execute(text(explain + literal)))
+        found = {row.provider_message_id for row in await connection.execute(lookup)}
+    if db.is_sqlite:
+        assert "INDEX ix_messages_provider_message_id (provider_message_id=? AND provider=?)" in plan
+    else:
+        assert "Index Cond: (((provider_message_id)::text = ANY" in plan, plan
+    assert found == set(wanted)
