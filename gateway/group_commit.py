@@ -39,11 +39,22 @@ class GroupCommit(Generic[Item, Outcome]):
     async def submit(self, item: Item) -> Outcome:
         done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
+        self._start_writer()
+        return await done
+
+    async def submit_many(self, items: list[Item]) -> list[Outcome | BaseException]:
+        """`submit` for items that came together: each one's outcome, or the exception it got."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in items]
+        self._waiting.extend(zip(items, futures, strict=True))
+        self._start_writer()
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    def _start_writer(self) -> None:
         # A writer that found nothing more to do is done before its done-callbacks run: count it out.
         self._writers = {writer for writer in self._writers if not writer.done()}
         if len(self._writers) < self.concurrency:
             self._writers.add(asyncio.create_task(self._write()))
-        return await done
 
     async def _write(self) -> None:
         while self._waiting:

@@ -1,7 +1,8 @@
-"""Claiming and recording sends many at a time: one statement for a group, not one per message.
+"""Claiming and recording sends many at a time: one statement for many messages, not one each.
 
 A worker takes a group of message ids (one broker message), claims every claimable one in one
-UPDATE, calls the providers concurrently, and records every acceptance in one more UPDATE.
+UPDATE, calls the providers concurrently, and records every acceptance in one more UPDATE
+(`resolvers.status_writers` merges the groups that arrive together into one such transaction).
 The guarantees are those of `Delivery.claim` and `Delivery.sent`, row by row: the same
 conditions, leases, events and campaign counter moves.
 """
@@ -25,7 +26,7 @@ SENDING = MessageStatus.SENDING.value
 SENT = MessageStatus.SENT.value
 
 
-async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoing]:
+async def claim_all(delivery: Delivery, message_ids: list[int]) -> list[Outgoing]:
     """Takes every claimable message of `message_ids` (see `Delivery.claim`); the others are left."""
     claimed: list[Outgoing] = []
     async with delivery.db.writing() as connection:
@@ -48,11 +49,11 @@ async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoin
     return claimed
 
 
-async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) -> None:
-    """Records each provider acceptance (see `Delivery.sent`) in one UPDATE."""
-    if not accepted:
+async def record_sent(delivery: Delivery, provider_ids: dict[int, str]) -> None:
+    """Records each provider acceptance, message id -> provider's id (see `Delivery.sent`), in
+    one UPDATE."""
+    if not provider_ids:
         return
-    provider_ids = {message.id: provider_id for message, provider_id in accepted}
     async with delivery.db.writing() as connection:
         now = datetime.now(UTC)  # the change happens here, once the writer has its transaction
         rows = sorted(await connection.execute(_sent_statement(provider_ids, now)), key=lambda row: row.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from resolvers.send_inserts import store_send
 from resolvers.validation import as_validation_failed
 
 ACCEPTED = 202
+DRAFTS_PER_TURN = 100  # recipients drafted between two turns of the event loop (about 3 ms)
 ResultT = TypeVar("ResultT")
 
 
@@ -123,7 +125,7 @@ async def send_batch(
         raise ValidationFailed("recipients: at least one", fields={"recipients": ["at least one recipient"]})
     async with ctx.db.reading() as connection:
         sending = await plan(ctx, fields, connection)
-        results, drafts = _draft_each(sending, fields)
+        results, drafts = await _draft_each(sending, fields)
         refused = await opted_out(connection, sending, [item.to for _, item in drafts])
     results |= {index: _rejected(index, item.to, RecipientOptedOut("opted out")) for index, item in drafts
                 if item.to in refused}  # fmt: skip
@@ -167,14 +169,20 @@ async def send_batch(
     return Outcome(accepted)
 
 
-def _draft_each(
+async def _draft_each(
     sending: Plan, fields: BatchFields
 ) -> tuple[dict[int, RecipientResult], list[tuple[int, Draft]]]:
-    """Each recipient checked on its own: a result for the rejected, a draft for the rest."""
+    """Each recipient checked on its own: a result for the rejected, a draft for the rest.
+
+    A recipient takes about 30 us (its number parsed, its body rendered): a full batch would hold
+    the event loop for 15+ ms, and with it every live status frame; so it lets the loop run
+    between slices."""
     rejected: dict[int, RecipientResult] = {}
     drafts: list[tuple[int, Draft]] = []
     seen: set[str] = set()
     for index, raw in enumerate(fields.recipients):
+        if index and index % DRAFTS_PER_TURN == 0:
+            await asyncio.sleep(0)
         to = str(raw.get("to", "")) if isinstance(raw, dict) else ""
         try:
             recipient = _recipient(raw)

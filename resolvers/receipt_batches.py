@@ -28,7 +28,7 @@ from resolvers.message_status import RANK, MessageStatus, predecessors
 from resolvers.message_store import MESSAGES
 
 BATCH_SIZE = 200  # receipts in one transaction
-WRITERS = 2
+WRITERS = 1  # transactions at once per loop: one at a time, each runs its statements back to back
 ReceiptCall = tuple[str, str, str, str | None, str | None]  # provider, its id, status, error code, text
 
 
@@ -63,8 +63,8 @@ async def apply_receipt(
 
 
 async def apply_calls(delivery: Delivery, calls: Sequence[ReceiptCall]) -> list[bool]:
-    """Receipts that came together (the sandbox's of one send group), in as few transactions as
-    `apply_receipts` takes; whether each one's message exists, in order."""
+    """Receipts that came together (the sandbox's of one send group), in the transactions of the
+    receipts that arrive meanwhile; whether each one's message exists, in order."""
     known: dict[int, bool] = {}
     plain: list[tuple[int, Receipt]] = []
     for index, (provider, provider_id, status, code, text) in enumerate(calls):
@@ -75,11 +75,25 @@ async def apply_calls(delivery: Delivery, calls: Sequence[ReceiptCall]) -> list[
             )  # fmt: skip
         else:
             plain.append((index, Receipt(delivery, provider, provider_id, MessageStatus(status))))
-    for start in range(0, len(plain), BATCH_SIZE):
-        chunk = plain[start : start + BATCH_SIZE]
-        outcomes = await apply_receipts(delivery.db, [receipt for _, receipt in chunk])
-        known |= {index: outcome is True for (index, _), outcome in zip(chunk, outcomes, strict=True)}
+    outcomes = await _apply_together(delivery, [receipt for _, receipt in plain])
+    known |= {index: outcome for (index, _), outcome in zip(plain, outcomes, strict=True)}
     return [known[index] for index in range(len(calls))]
+
+
+async def _apply_together(delivery: Delivery, receipts: list[Receipt]) -> list[bool]:
+    """On PostgreSQL with the receipts that arrive meanwhile, one transaction at a time; on SQLite
+    (one writer at a time anyway) in transactions of their own (see `resolvers.status_writers`)."""
+    if delivery.db.is_sqlite:
+        outcomes: list[bool | BaseException] = []
+        for start in range(0, len(receipts), BATCH_SIZE):
+            outcomes += await apply_receipts(delivery.db, receipts[start : start + BATCH_SIZE])
+    else:
+        writer = group_commit(delivery.db, apply_receipts, batch_size=BATCH_SIZE, concurrency=WRITERS)
+        outcomes = await writer.submit_many(receipts)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):  # the actor tries the whole group again
+            raise outcome
+    return [outcome is True for outcome in outcomes]
 
 
 async def apply_receipts(db: Database, receipts: list[Receipt]) -> list[bool | BaseException]:

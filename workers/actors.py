@@ -7,9 +7,9 @@ import logging
 import random
 
 from gateway.db_retry import retrying
-from resolvers.batch_delivery import claim_many, sent_many
 from resolvers.delivery import Outgoing
 from resolvers.message_store import SEND_ACTOR, SEND_GROUP_ACTOR
+from resolvers.status_writers import claim_many, sent_many
 from workers.call_actors import register_call_actors
 from workers.campaign_actors import register_campaign_actors
 from workers.providers.base import ProviderError

@@ -46,3 +46,21 @@ async def test_writes_that_arrive_together_share_batches_of_up_to_concurrency_wr
     assert most_in_flight == 2
     assert sorted(item for batch in batches for item in batch) == list(range(12))
     assert max(len(batch) for batch in batches) <= 4
+
+
+async def test_items_submitted_together_are_answered_each_with_its_outcome_or_error() -> None:
+    batches: list[list[int]] = []
+
+    async def halve(_db: Database, items: list[int]) -> list[int | BaseException]:
+        batches.append(list(items))
+        return [item // 2 if item % 2 == 0 else ValueError(f"{item} is odd") for item in items]
+
+    writer = GroupCommit(NO_DATABASE, halve, batch_size=3)
+
+    first, second = await asyncio.gather(writer.submit_many([2, 4, 5, 6]), writer.submit_many([8]))
+
+    assert first[:2] == [1, 2]
+    assert isinstance(first[2], ValueError)
+    assert first[3] == 3
+    assert second == [4]
+    assert batches == [[2, 4, 5], [6, 8]]  # what came meanwhile shares the next batch

@@ -18,7 +18,7 @@ from resolvers.delivery import Delivery
 from resolvers.message_status import MessageStatus
 from resolvers.message_store import EVENTS, MESSAGES
 from resolvers.receipt_batches import Receipt, apply_calls, apply_receipt, apply_receipts, provider_id_lookup
-from tests.support.databases import migrated_database
+from tests.support.databases import count_transactions, migrated_database
 from tests.support.messaging import sending_tenant, stored_message
 
 DELIVERED, READ = MessageStatus.DELIVERED, MessageStatus.READ
@@ -104,6 +104,22 @@ async def test_a_group_is_applied_with_each_receipt_answered(db: Database) -> No
         events = (await connection.execute(select(EVENTS.c.message_id, EVENTS.c.status))).all()
     assert {tuple(row) for row in rows} == {(plain, "delivered", None), (failing, "undelivered", "30005")}
     assert {tuple(event) for event in events} == {(plain, "delivered"), (failing, "undelivered")}
+
+
+async def test_groups_that_arrive_together_share_a_transaction_on_postgresql(db: Database) -> None:
+    tenant, integration_id = await sending_tenant(db)
+    await sent_messages(db, tenant.id, integration_id, ["SBt0", "SBt1", "SBt2"])
+    delivery = Delivery(db, db.settings, None)
+    begun = count_transactions(db)
+
+    known = await asyncio.gather(
+        apply_calls(delivery, [("sandbox", "SBt0", "delivered", None, None)]),
+        apply_calls(delivery, [("sandbox", "SBt1", "delivered", None, None),
+                               ("sandbox", "SBt2", "delivered", None, None)]),
+    )  # fmt: skip
+
+    assert known == [[True], [True, True]]
+    assert begun[0] == (2 if db.is_sqlite else 1)  # SQLite's one writer runs them one by one anyway
 
 
 async def test_a_group_lookup_reads_its_own_rows_before_the_table_has_statistics(db: Database) -> None:

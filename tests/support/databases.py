@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from gateway.db import Database
@@ -61,3 +62,14 @@ async def migrated_database(directory: Path) -> AsyncIterator[Database]:
     finally:
         await db.dispose()
         await drop_database(url)
+
+
+def count_transactions(db: Database) -> list[int]:
+    """A one-item list counting the transactions begun on `db` from now on."""
+    begun = [0]
+
+    def on_begin(_connection: object) -> None:
+        begun[0] += 1
+
+    event.listen(db.engine.sync_engine, "begin", on_begin)
+    return begun
