@@ -17,6 +17,7 @@ from gateway.tables.columns import table_of
 from resolvers.composing import Draft, Plan
 from resolvers.context import Context
 from resolvers.message_status import MessageStatus
+from resolvers.queued_inserts_pg import insert_queued
 
 MESSAGES = table_of(Message)
 EVENTS = table_of(MessageEvent)
@@ -64,6 +65,10 @@ async def insert_planned(
     batch_id: str | None = None,
 ) -> list[Stored]:
     """`insert_messages` for drafts of any plans (the single sends of several requests)."""
+    if connection.dialect.name == "postgresql":
+        inserted = await insert_queued(connection, planned, now=now, batch_id=batch_id)
+        return [Stored(id=message_id, to=item.to, created_at=now, event_id=event_id)
+                for (message_id, event_id), (_, item) in zip(inserted, planned, strict=True)]  # fmt: skip
     rows: list[dict[str, Any]] = [
         {
             "tenant_id": plan.tenant_id,
@@ -100,17 +105,14 @@ async def insert_planned(
 
 
 async def _inserted_ids(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-    """The new rows' ids, in the order of `rows`.
+    """The new rows' ids, in the order of `rows` (SQLite; PostgreSQL takes `insert_queued`).
 
     SQLite only keeps RETURNING in parameter order by inserting row by row (twenty times slower).
     It does not need to: a multi-row INSERT assigns rowids in VALUES order, each one past the
     largest, and the database's single writer rules out interleaving, so sorted ids are in order.
     """
-    if connection.dialect.name == "sqlite":
-        returned = await connection.execute(insert(MESSAGES).returning(MESSAGES.c.id), rows)
-        return sorted(returned.scalars())
-    statement = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
-    return list((await connection.execute(statement, rows)).scalars())
+    returned = await connection.execute(insert(MESSAGES).returning(MESSAGES.c.id), rows)
+    return sorted(returned.scalars())
 
 
 async def hand_over(ctx: Context, plan: Plan, stored: list[Stored]) -> None:
