@@ -5,23 +5,39 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from gateway.tables.columns import UtcDateTime, utc_now
+
+
+def where(column: str) -> dict[str, Any]:
+    """A partial index's options: only the rows where `column` is set, on either database."""
+    condition = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": condition, "sqlite_where": condition}
 
 
 class Message(SQLModel, table=True):
     """One message to one recipient; `status` only moves forward (see resolvers.message_status)."""
 
     __tablename__ = "messages"
+    # Indexes on a column most rows leave empty hold only the rows that have it (migration 0008):
+    # every status change rewrites a row's entry in each index it is in, so a message outside a
+    # campaign, or not sent yet, costs no write in those. Lookups name a value, which implies it.
     __table_args__ = (
         Index("ix_messages_tenant_id_id", "tenant_id", "id"),
         Index("ix_messages_status_updated_at", "status", "updated_at"),
         # Led by the id, all but unique: a receipt's lookup reads only its own rows (migration 0007).
-        Index("ix_messages_provider_message_id", "provider_message_id", "provider"),
-        Index("ix_messages_campaign_id_status", "campaign_id", "status"),
-        Index("ix_messages_campaign_id_id", "campaign_id", "id"),  # a campaign's messages, newest first
+        Index(
+            "ix_messages_provider_message_id",
+            "provider_message_id",
+            "provider",
+            **where("provider_message_id"),
+        ),
+        Index("ix_messages_campaign_id_status", "campaign_id", "status", **where("campaign_id")),
+        # A campaign's messages, newest first.
+        Index("ix_messages_campaign_id_id", "campaign_id", "id", **where("campaign_id")),
+        Index("ix_messages_batch_id", "batch_id", **where("batch_id")),
         # A campaign reaches each contact at most once, whatever crashes and retries happen.
         UniqueConstraint("campaign_id", "contact_id", name="uq_messages_campaign_contact"),
     )
@@ -29,7 +45,7 @@ class Message(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", ondelete="CASCADE")
     integration_id: int | None = Field(default=None, foreign_key="integrations.id", ondelete="SET NULL")
-    batch_id: str | None = Field(default=None, max_length=32, index=True)
+    batch_id: str | None = Field(default=None, max_length=32)
     channel: str = Field(max_length=16)
     route: str = Field(max_length=16)  # "integration" or "platform"
     provider: str = Field(max_length=32)
