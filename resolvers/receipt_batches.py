@@ -27,7 +27,7 @@ from resolvers.delivery import Delivery
 from resolvers.message_status import RANK, MessageStatus, predecessors
 from resolvers.message_store import MESSAGES
 
-BATCH_SIZE = 200  # receipts in one transaction
+BATCH_SIZE = 100  # receipts in one transaction (100 rows, as a worker's claims: see status_writers)
 WRITERS = 1  # transactions at once per loop: one at a time, each runs its statements back to back
 ReceiptCall = tuple[str, str, str, str | None, str | None]  # provider, its id, status, error code, text
 
