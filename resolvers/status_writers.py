@@ -6,7 +6,9 @@ as long as all ten together; a status change is stamped once its transaction has
 subscribers heard of every one that much later. Here one transaction at a time (per kind and
 event loop, `gateway.group_commit`) claims, or records, what has arrived meanwhile, up to
 GROUPS_PER_TRANSACTION groups: short transactions, run back to back, and each caller gets its
-own part of the result. Receipts go the same way (`resolvers.receipt_batches`).
+own part of the result (receipt groups are merged the same way, in `resolvers.receipt_batches`).
+Should a merged transaction fail, each group is tried on its own, so that a failure stays with
+the group it came from.
 
 On SQLite each group keeps its own transaction: the one writer lock already runs them one at a
 time, back to back, and merging them only made each longer (docs/benchmarks.md, session 9).
@@ -14,13 +16,17 @@ time, back to back, and merging them only made each longer (docs/benchmarks.md, 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gateway.db import Database
 from gateway.group_commit import group_commit
 from resolvers.batch_delivery import claim_all, record_sent
 from resolvers.delivery import Delivery, Outgoing
 
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 GROUPS_PER_TRANSACTION = 2  # 100 rows at 50 a group: 200 made the p99 of the worker's changes 10 ms longer
 
 
@@ -53,17 +59,39 @@ async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) ->
         await writer.submit(SentRecord(delivery, accepted))
 
 
-async def claim_groups(_db: Database, claims: list[Claim]) -> list[list[Outgoing] | BaseException]:
+async def claim_groups(db: Database, claims: list[Claim]) -> list[list[Outgoing] | BaseException]:
     """Each group's claimed messages, in its order. A message in two groups (a group sent again
     by the sweeper while the first is in flight) goes to the first only: it is sent once."""
     wanted = sorted({message_id for claim in claims for message_id in claim.message_ids})
-    claimed = {message.id: message for message in await claim_all(claims[0].delivery, wanted)}
+    try:
+        claimed = {message.id: message for message in await claim_all(claims[0].delivery, wanted)}
+    except Exception:
+        if len(claims) == 1:
+            raise
+        return [await _alone(claim_groups, db, claim) for claim in claims]
     # pop: a message handed to one group is no longer there for the next
     return [[claimed.pop(message_id) for message_id in claim.message_ids if message_id in claimed]
             for claim in claims]  # fmt: skip
 
 
-async def record_groups(_db: Database, records: list[SentRecord]) -> list[BaseException | None]:
+async def record_groups(db: Database, records: list[SentRecord]) -> list[BaseException | None]:
     provider_ids = {message.id: provider_id for record in records for message, provider_id in record.accepted}
-    await record_sent(records[0].delivery, provider_ids)
+    try:
+        await record_sent(records[0].delivery, provider_ids)
+    except Exception:
+        if len(records) == 1:
+            raise
+        return [await _alone(record_groups, db, record) for record in records]
     return [None] * len(records)
+
+
+async def _alone(
+    write: Callable[[Database, list[Item]], Awaitable[list[Outcome]]], db: Database, item: Item
+) -> Outcome | BaseException:
+    """After a merged transaction failed: this group in a transaction of its own, so that what
+    made it fail fails only the group it came from (its caller retries or gives up on its own)."""
+    try:
+        [outcome] = await write(db, [item])
+    except Exception as error:  # noqa: BLE001 - it becomes this group's own error
+        return error
+    return outcome

@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from gateway.bus import EventBus
 from gateway.db import Database
-from resolvers.delivery import Delivery
+from resolvers import status_writers
+from resolvers.batch_delivery import claim_all
+from resolvers.delivery import Delivery, Outgoing
 from resolvers.message_store import EVENTS, MESSAGES
 from resolvers.status_writers import GROUPS_PER_TRANSACTION, claim_many, sent_many
 from tests.support.databases import count_transactions, migrated_database
@@ -81,3 +83,27 @@ async def test_sends_recorded_together_share_a_transaction(db: Database) -> None
         recorded = sorted(sent_events.scalars())
     assert stored == {message_id: ("sent", f"SBw{message_id}") for message_id in ids}
     assert recorded == ids
+
+
+async def test_a_group_whose_merged_claim_fails_fails_alone(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant, integration_id = await sending_tenant(db)
+    ids = [await stored_message(db, tenant.id, integration_id, to=f"+4074{n:07d}") for n in range(3)]
+    delivery = Delivery(db, db.settings, None)
+    poisoned = ids[2]
+
+    async def refusing(delivery: Delivery, message_ids: list[int]) -> list[Outgoing]:
+        if poisoned in message_ids:
+            raise RuntimeError("the database refused a row")
+        return await claim_all(delivery, message_ids)
+
+    monkeypatch.setattr(status_writers, "claim_all", refusing)
+
+    good, bad = await asyncio.gather(
+        claim_many(delivery, ids[:2]), claim_many(delivery, [poisoned]), return_exceptions=True
+    )
+
+    assert isinstance(good, list)
+    assert [message.id for message in good] == ids[:2]
+    assert isinstance(bad, RuntimeError)
