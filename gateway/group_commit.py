@@ -26,13 +26,21 @@ class GroupCommit(Generic[Item, Outcome]):
 
     Up to `concurrency` batches are written at once (each in its own transaction): a batch's
     round trips wait their turns on a busy event loop, so one writer alone leaves the database
-    idle between them."""
+    idle between them. With `each_alone_on_error`, a batch whose `write_many` raises is written
+    again item by item, so that whatever failed it fails only the callers it came from."""
 
     def __init__(
-        self, db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int, concurrency: int = 1
+        self,
+        db: Database,
+        write_many: WriteMany[Item, Outcome],
+        *,
+        batch_size: int,
+        concurrency: int = 1,
+        each_alone_on_error: bool = False,
     ) -> None:
         self.db, self.write_many, self.batch_size = db, write_many, batch_size
         self.concurrency = concurrency
+        self.each_alone_on_error = each_alone_on_error
         self._waiting: list[tuple[Item, asyncio.Future[Outcome]]] = []
         self._writers: set[asyncio.Task[None]] = set()
 
@@ -61,7 +69,7 @@ class GroupCommit(Generic[Item, Outcome]):
             batch = self._waiting[: self.batch_size]
             del self._waiting[: self.batch_size]
             try:
-                outcomes = await self.write_many(self.db, [item for item, _ in batch])
+                outcomes = await self._outcomes([item for item, _ in batch])
             except BaseException as error:  # also a cancelled writer: no caller may wait forever
                 for _, done in batch:
                     if not done.done():
@@ -77,6 +85,21 @@ class GroupCommit(Generic[Item, Outcome]):
                 else:
                     done.set_result(outcome)
 
+    async def _outcomes(self, items: list[Item]) -> list[Outcome | BaseException]:
+        try:
+            return await self.write_many(self.db, items)
+        except Exception:
+            if not self.each_alone_on_error or len(items) == 1:
+                raise
+        return [await self._alone(item) for item in items]
+
+    async def _alone(self, item: Item) -> Outcome | BaseException:
+        try:
+            [outcome] = await self.write_many(self.db, [item])
+        except Exception as error:  # noqa: BLE001 - it becomes this item's caller's error
+            return error
+        return outcome
+
 
 # loop -> (database, write_many) -> its writer; a writer keeps its database, so ids are not reused
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, object], Any]] = (
@@ -85,7 +108,12 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, o
 
 
 def group_commit(
-    db: Database, write_many: WriteMany[Item, Outcome], *, batch_size: int, concurrency: int = 1
+    db: Database,
+    write_many: WriteMany[Item, Outcome],
+    *,
+    batch_size: int,
+    concurrency: int = 1,
+    each_alone_on_error: bool = False,
 ) -> GroupCommit[Item, Outcome]:
     """The running loop's writer of `write_many` on `db` (a writer belongs to one event loop)."""
     writers = _writers.setdefault(asyncio.get_running_loop(), {})
@@ -94,6 +122,12 @@ def group_commit(
     if writer is None:
         # SQLite takes one writer at a time: a second would only wait for its lock in a thread.
         at_once = 1 if db.is_sqlite else concurrency
-        writer = GroupCommit(db, write_many, batch_size=batch_size, concurrency=at_once)
+        writer = GroupCommit(
+            db,
+            write_many,
+            batch_size=batch_size,
+            concurrency=at_once,
+            each_alone_on_error=each_alone_on_error,
+        )
         writers[key] = writer
     return writer

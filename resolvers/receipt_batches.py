@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.bus import StatusEvent
 from gateway.db import Database
-from gateway.group_commit import group_commit
+from gateway.group_commit import GroupCommit, group_commit
 from resolvers.batch_delivery import move_counters, record_events
 from resolvers.delivery import Delivery
 from resolvers.message_status import RANK, MessageStatus, predecessors
@@ -58,8 +58,7 @@ async def apply_receipt(
             provider=provider, provider_message_id=provider_message_id, status=status,
             error_code=error_code, error_message=error_message,
         )  # fmt: skip
-    writer = group_commit(delivery.db, apply_receipts, batch_size=BATCH_SIZE, concurrency=WRITERS)
-    return await writer.submit(Receipt(delivery, provider, provider_message_id, status))
+    return await _writer(delivery.db).submit(Receipt(delivery, provider, provider_message_id, status))
 
 
 async def apply_calls(delivery: Delivery, calls: Sequence[ReceiptCall]) -> list[bool]:
@@ -88,12 +87,16 @@ async def _apply_together(delivery: Delivery, receipts: list[Receipt]) -> list[b
         for start in range(0, len(receipts), BATCH_SIZE):
             outcomes += await apply_receipts(delivery.db, receipts[start : start + BATCH_SIZE])
     else:
-        writer = group_commit(delivery.db, apply_receipts, batch_size=BATCH_SIZE, concurrency=WRITERS)
-        outcomes = await writer.submit_many(receipts)
+        outcomes = await _writer(delivery.db).submit_many(receipts)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):  # the actor tries the whole group again
             raise outcome
     return [outcome is True for outcome in outcomes]
+
+
+def _writer(db: Database) -> GroupCommit[Receipt, bool]:
+    """This loop's writer of receipt groups on `db` (`apply_receipt`'s and `apply_calls`')."""
+    return group_commit(db, apply_receipts, batch_size=BATCH_SIZE, concurrency=WRITERS)
 
 
 async def apply_receipts(db: Database, receipts: list[Receipt]) -> list[bool | BaseException]:

@@ -7,8 +7,8 @@ subscribers heard of every one that much later. Here one transaction at a time (
 event loop, `gateway.group_commit`) claims, or records, what has arrived meanwhile, up to
 GROUPS_PER_TRANSACTION groups: short transactions, run back to back, and each caller gets its
 own part of the result (receipt groups are merged the same way, in `resolvers.receipt_batches`).
-Should a merged transaction fail, each group is tried on its own, so that a failure stays with
-the group it came from.
+Should a merged transaction fail, each group is tried on its own (`each_alone_on_error`), so
+that a failure stays with the group it came from.
 
 On SQLite each group keeps its own transaction: the one writer lock already runs them one at a
 time, back to back, and merging them only made each longer (docs/benchmarks.md, session 9).
@@ -16,17 +16,13 @@ time, back to back, and merging them only made each longer (docs/benchmarks.md, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from gateway.db import Database
 from gateway.group_commit import group_commit
 from resolvers.batch_delivery import claim_all, record_sent
 from resolvers.delivery import Delivery, Outgoing
 
-Item = TypeVar("Item")
-Outcome = TypeVar("Outcome")
 GROUPS_PER_TRANSACTION = 2  # 100 rows at 50 a group: 200 made the p99 of the worker's changes 10 ms longer
 
 
@@ -46,7 +42,9 @@ async def claim_many(delivery: Delivery, message_ids: list[int]) -> list[Outgoin
     """The claimable messages of `message_ids`, claimed (see `Delivery.claim`); the others are left."""
     if delivery.db.is_sqlite:
         return await claim_all(delivery, message_ids)
-    writer = group_commit(delivery.db, claim_groups, batch_size=GROUPS_PER_TRANSACTION)
+    writer = group_commit(
+        delivery.db, claim_groups, batch_size=GROUPS_PER_TRANSACTION, each_alone_on_error=True
+    )
     return await writer.submit(Claim(delivery, message_ids))
 
 
@@ -55,43 +53,23 @@ async def sent_many(delivery: Delivery, accepted: list[tuple[Outgoing, str]]) ->
     if delivery.db.is_sqlite:
         await record_sent(delivery, {message.id: provider_id for message, provider_id in accepted})
     elif accepted:
-        writer = group_commit(delivery.db, record_groups, batch_size=GROUPS_PER_TRANSACTION)
+        writer = group_commit(
+            delivery.db, record_groups, batch_size=GROUPS_PER_TRANSACTION, each_alone_on_error=True
+        )
         await writer.submit(SentRecord(delivery, accepted))
 
 
-async def claim_groups(db: Database, claims: list[Claim]) -> list[list[Outgoing] | BaseException]:
+async def claim_groups(_db: Database, claims: list[Claim]) -> list[list[Outgoing] | BaseException]:
     """Each group's claimed messages, in its order. A message in two groups (a group sent again
     by the sweeper while the first is in flight) goes to the first only: it is sent once."""
     wanted = sorted({message_id for claim in claims for message_id in claim.message_ids})
-    try:
-        claimed = {message.id: message for message in await claim_all(claims[0].delivery, wanted)}
-    except Exception:
-        if len(claims) == 1:
-            raise
-        return [await _alone(claim_groups, db, claim) for claim in claims]
+    claimed = {message.id: message for message in await claim_all(claims[0].delivery, wanted)}
     # pop: a message handed to one group is no longer there for the next
     return [[claimed.pop(message_id) for message_id in claim.message_ids if message_id in claimed]
             for claim in claims]  # fmt: skip
 
 
-async def record_groups(db: Database, records: list[SentRecord]) -> list[BaseException | None]:
+async def record_groups(_db: Database, records: list[SentRecord]) -> list[BaseException | None]:
     provider_ids = {message.id: provider_id for record in records for message, provider_id in record.accepted}
-    try:
-        await record_sent(records[0].delivery, provider_ids)
-    except Exception:
-        if len(records) == 1:
-            raise
-        return [await _alone(record_groups, db, record) for record in records]
+    await record_sent(records[0].delivery, provider_ids)
     return [None] * len(records)
-
-
-async def _alone(
-    write: Callable[[Database, list[Item]], Awaitable[list[Outcome]]], db: Database, item: Item
-) -> Outcome | BaseException:
-    """After a merged transaction failed: this group in a transaction of its own, so that what
-    made it fail fails only the group it came from (its caller retries or gives up on its own)."""
-    try:
-        [outcome] = await write(db, [item])
-    except Exception as error:  # noqa: BLE001 - it becomes this group's own error
-        return error
-    return outcome

@@ -64,3 +64,25 @@ async def test_items_submitted_together_are_answered_each_with_its_outcome_or_er
     assert first[3] == 3
     assert second == [4]
     assert batches == [[2, 4, 5], [6, 8]]  # what came meanwhile shares the next batch
+
+
+async def test_a_failed_batch_is_written_again_item_by_item_when_asked() -> None:
+    batches: list[list[int]] = []
+
+    async def refuse_seven(_db: Database, items: list[int]) -> list[int | BaseException]:
+        batches.append(list(items))
+        if 7 in items:
+            raise ValueError("refused")
+        return [item * 10 for item in items]
+
+    alone = GroupCommit(NO_DATABASE, refuse_seven, batch_size=3, each_alone_on_error=True)
+    together = GroupCommit(NO_DATABASE, refuse_seven, batch_size=3)
+
+    outcomes = await alone.submit_many([6, 7, 8])
+    shared = await together.submit_many([6, 7, 8])
+
+    assert outcomes[0] == 60
+    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[2] == 80
+    assert batches[:4] == [[6, 7, 8], [6], [7], [8]]
+    assert all(isinstance(outcome, ValueError) for outcome in shared)  # the default: one error for all
